@@ -77,3 +77,11 @@ export interface Journal {
   /** Flushes and releases resources. */
   close(): Promise<void>;
 }
+
+/** A message an epic emits, addressed to its topic with its bus key. */
+export type Outgoing = { [T in TopicName]: { readonly topic: T; readonly key: string; readonly value: Topics[T] } }[TopicName];
+
+/** Builds an outgoing message. */
+export function out<T extends TopicName>(topic: T, key: string, value: Topics[T]): Outgoing {
+  return { topic, key, value } as Outgoing;
+}
