@@ -59,9 +59,24 @@ export const boolean: Schema<boolean> = prim('boolean');
 /** Raw bytes. */
 export const bytes: Schema<Buffer> = prim('bytes');
 
-/** A named enum; its symbols are the TypeScript string union. */
-export function enumOf<const S extends readonly string[]>(name: string, symbols: S, doc?: string): Schema<S[number]> {
-  return { avro: { type: 'enum', name, symbols: [...symbols], ...(doc ? { doc } : {}) } };
+/**
+ * A named enum; its symbols are the TypeScript string union. With `fallback`, a reader that meets a symbol it does not
+ * know (added in a later version) reads the fallback instead of failing, so symbols can be added compatibly.
+ */
+export function enumOf<const S extends readonly string[]>(
+  name: string,
+  symbols: S,
+  opts: { doc?: string; fallback?: S[number] } = {},
+): Schema<S[number]> {
+  return {
+    avro: {
+      type: 'enum',
+      name,
+      symbols: [...symbols],
+      ...(opts.doc ? { doc: opts.doc } : {}),
+      ...(opts.fallback !== undefined ? { default: opts.fallback } : {}),
+    },
+  };
 }
 
 /** An array of items, read-only in TypeScript. */
@@ -101,5 +116,29 @@ export function record<const F extends Record<string, AnyField>>(
     if (f.hasDefault) out.default = f.default;
     return out;
   });
-  return { name, avro: { type: 'record', name, ...(doc ? { doc } : {}), fields: avroFields } };
+  const seen = new Set<string>([name]);
+  const space = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : '';
+  const fieldsOnce = avroFields.map((f) => ({ ...f, type: defineOnce(f.type, space, seen) }));
+  return { name, avro: { type: 'record', name, ...(doc ? { doc } : {}), fields: fieldsOnce } };
+}
+
+/**
+ * Avro allows a named type (record, enum, fixed) to be defined once per schema; later uses must be references by full
+ * name. A builder value such as an enum used by two fields would otherwise be inlined twice, which avsc rejects.
+ */
+function defineOnce(node: unknown, ns: string, seen: Set<string>): unknown {
+  if (Array.isArray(node)) return node.map((n) => defineOnce(n, ns, seen));
+  if (node === null || typeof node !== 'object') return node;
+  const o = node as Record<string, unknown>;
+  if (o.type === 'array') return { ...o, items: defineOnce(o.items, ns, seen) };
+  if (o.type === 'map') return { ...o, values: defineOnce(o.values, ns, seen) };
+  if (o.type !== 'record' && o.type !== 'enum' && o.type !== 'fixed') return o;
+  const name = String(o.name);
+  const dotted = name.includes('.');
+  const space = dotted ? name.slice(0, name.lastIndexOf('.')) : typeof o.namespace === 'string' ? o.namespace : ns;
+  const full = dotted || !space ? name : `${space}.${name}`;
+  if (seen.has(full)) return full;
+  seen.add(full);
+  if (o.type !== 'record') return o;
+  return { ...o, fields: (o.fields as AvroField[]).map((f) => ({ ...f, type: defineOnce(f.type, space, seen) })) };
 }

@@ -15,13 +15,14 @@ export type DecisionOutcome = Infer<typeof DecisionOutcome>;
 /** Why the brains refused (fixed list). */
 export const RefusalReason = enumOf('RefusalReason', [
   'NONE',
+  'OTHER',
   'SIGNAL_FLAT',
   'MODE_CRITICAL',
   'SUPERVISOR_BLOCK',
   'STRATEGY_DISAGREES',
   'RISK_BRAIN_VETO',
   'POSITION_ALREADY_OPEN',
-] as const);
+] as const, { fallback: 'OTHER' });
 /** Why the brains refused. */
 export type RefusalReason = Infer<typeof RefusalReason>;
 

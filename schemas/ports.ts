@@ -72,6 +72,8 @@ export interface Journal {
   init(): Promise<void>;
   /** Writes messages of one topic; rows with an id already written are replaced, not added. */
   write<T extends TopicName>(topic: T, messages: readonly Topics[T][]): Promise<void>;
+  /** Makes every message written so far durable (inserted). */
+  flush(): Promise<void>;
   /** Runs a query and returns its rows as objects. */
   query<R = Record<string, unknown>>(sql: string): Promise<R[]>;
   /** Flushes and releases resources. */

@@ -11,6 +11,7 @@ export type RiskVerdict = Infer<typeof RiskVerdict>;
 /** Why risk denied an intent (fixed list). */
 export const DenyReason = enumOf('DenyReason', [
   'NONE',
+  'OTHER',
   'CONFIDENCE_BELOW_GATE',
   'DAILY_DRAWDOWN_HALT',
   'WEEKLY_DRAWDOWN_HALT',
@@ -19,7 +20,7 @@ export const DenyReason = enumOf('DenyReason', [
   'POSITION_OPEN',
   'MODE_CRITICAL',
   'INVALID_STOP',
-] as const);
+] as const, { fallback: 'OTHER' });
 /** Why risk denied an intent. */
 export type DenyReason = Infer<typeof DenyReason>;
 
