@@ -30,6 +30,14 @@ export const WINDOW_CHANNELS = [
 /** Number of bars in the window (L). */
 export const WINDOW_LENGTH = 32;
 
+/**
+ * Bars an instrument needs before its first feature vector: 61, the vector closing on the 61st contiguous bar.
+ * ret_60 needs 61 closes; the window needs 32 rows of vol_z_30, whose first value comes with bar 30 (30 + 32 - 1 = 61).
+ * The other features are defined earlier (EMA50 at 50, rvol_30 at 31, EMA26 at 26, RSI14 and ATR14 at 15).
+ * A gap in the bar grid starts the count again.
+ */
+export const FEATURE_WARMUP_BARS = 61;
+
 /** Index of a feature in `values`. */
 export function featureIndex(name: FeatureName): number {
   return FEATURE_NAMES.indexOf(name);

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { ModelCardInvalidError } from './errors.ts';
+
+/**
+ * The model card: the one definition of the fields of `card.json` beside each `model.onnx`. The Python trainer writes
+ * it; `card.schema.json` (generated from this schema, kept in step by card.spec.ts) lets the Python tests check it.
+ */
+
+const ms = z.number().int().nonnegative();
+const unit = z.number().min(0).max(1);
+
+/** Out-of-sample scores of class probabilities. */
+export const ScoresSchema = z.object({
+  logLoss: z.number().nonnegative(),
+  brier: z.number().min(0).max(2),
+  accuracy: unit,
+});
+
+const RangeSchema = z.object({
+  fromMs: ms,
+  toMs: ms,
+  rows: z.number().int().positive(),
+  symbols: z.array(z.string().min(1)).min(1),
+  classCounts: z.array(z.number().int().nonnegative()),
+});
+
+/** Schema of card.json. */
+export const CardSchema = z.object({
+  schemaVersion: z.literal(1),
+  member: z.string().min(1),
+  version: z.string().min(1),
+  family: z.string().min(1).describe('e.g. gbdt-xgboost'),
+  trainer: z.object({ name: z.string().min(1), version: z.string().min(1) }),
+  library: z.object({ name: z.string().min(1), version: z.string().min(1) }),
+  createdAt: z.string().describe('ISO-8601 UTC; the end of the data range, not the wall clock, so retraining is reproducible'),
+  featureSet: z.string().min(1),
+  features: z.array(z.string()).describe('names of the input columns, in order'),
+  input: z.object({
+    name: z.string().min(1),
+    kind: z.enum(['features', 'window']),
+    windowLength: z.number().int().nonnegative(),
+    windowChannels: z.number().int().nonnegative(),
+  }),
+  outputs: z.object({ label: z.string().min(1), probabilities: z.string().min(1) }),
+  barMs: z.number().int().positive(),
+  horizonBars: z.number().int().positive(),
+  label: z.object({
+    kind: z.string().min(1),
+    horizonBars: z.number().int().positive(),
+    definition: z.string().min(1),
+    classes: z.array(z.string()),
+  }),
+  classes: z.array(z.string()),
+  data: z.object({
+    file: z.string(),
+    purgeBars: z.number().int().nonnegative(),
+    validFromMs: ms,
+    train: RangeSchema,
+    validation: RangeSchema,
+  }),
+  params: z.record(z.string(), z.number()),
+  metrics: z.object({
+    model: ScoresSchema,
+    baselines: z.object({
+      classPrior: ScoresSchema,
+      lastReturnSign: ScoresSchema.extend({ hardAccuracy: unit }),
+    }),
+  }),
+  onnx: z.object({
+    file: z.string().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().positive(),
+    opset: z.number().int().positive(),
+    mlOpset: z.number().int().positive(),
+  }),
+});
+
+/** A parsed model card. */
+export type ModelCard = z.infer<typeof CardSchema>;
+
+/** The classes every served model predicts, in the order of its probability columns. */
+export const CLASSES = ['DOWN', 'FLAT', 'UP'] as const;
+
+/** Parses and validates a card (JSON text or an object); throws ModelCardInvalidError listing every problem. */
+export function parseCard(input: unknown, file = 'card.json'): ModelCard {
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (e) {
+      throw new ModelCardInvalidError(file, [`not JSON: ${(e as Error).message}`]);
+    }
+  }
+  const r = CardSchema.safeParse(value);
+  if (!r.success) throw new ModelCardInvalidError(file, r.error.issues.map((i) => `${i.path.join('.') || '$'}: ${i.message}`));
+  return r.data;
+}
+
+/** The JSON Schema of card.json, for tools outside TypeScript (the Python trainer's tests). */
+export function cardJsonSchema(): unknown {
+  return z.toJSONSchema(CardSchema, { io: 'input' });
+}

@@ -1,0 +1,191 @@
+import { from, type Observable, type SchedulerLike } from 'rxjs';
+import { concatMap, map } from 'rxjs/operators';
+import type { ClassifierModel } from '../../models/model-port.ts';
+import { ModelInputError } from '../../models/errors.ts';
+import { featureIndex } from '../../operators/features/feature-set.ts';
+import { microBatch } from '../../operators/ensemble/micro-batch.ts';
+import { softVote } from '../../operators/ensemble/soft-vote.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import { instrumentKey } from '../../schemas/common.ts';
+import type { DeadLetter } from '../../schemas/dead-letter.ts';
+import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signal.ts';
+import { FeatureVectorSchema, type FeatureVector } from '../../schemas/feature-vector.ts';
+import { deriveId } from '../../schemas/ids.ts';
+import type { ModelVote } from '../../schemas/model-vote.ts';
+import { out, type Meter, type Outgoing } from '../../schemas/ports.ts';
+
+/** Why a feature vector was not voted on (the reason of its dead letter). */
+export const VECTOR_REJECTIONS = ['FEATURE_SET_MISMATCH', 'FEATURE_COUNT_MISMATCH', 'NON_FINITE_FEATURE'] as const;
+/** Why a feature vector was not voted on. */
+export type VectorRejection = (typeof VECTOR_REJECTIONS)[number];
+
+/** The models cannot form an ensemble (no champion, or members disagreeing on their input). */
+export class EnsembleConfigError extends Error {
+  override readonly name = 'EnsembleConfigError';
+  readonly retriable = false;
+  constructor(readonly reason: 'NO_CHAMPION' | 'INPUTS_DIFFER', detail: string) {
+    super(`ensemble: ${reason}: ${detail}`);
+  }
+}
+
+/** Ports and settings of the ensemble stage. */
+export interface EnsembleDeps {
+  /** Champions act in the vote; shadows only vote into model.votes.v1. Order is the order of their votes. */
+  readonly models: readonly ClassifierModel[];
+  /** Stamps tsInit; runs the maxWaitMs timer. */
+  readonly scheduler: SchedulerLike;
+  readonly meter: Meter;
+  /** Vote weight per member (default 1), normalised over the champions present. */
+  readonly weights?: Readonly<Record<string, number>>;
+  /** Flush a micro-batch this long after its first vector even if no later vector came (live use). */
+  readonly maxWaitMs?: number;
+  /** Milliseconds from an arbitrary origin, for the latency metric only (never in messages). */
+  readonly stopwatch?: () => number;
+}
+
+const LATENCY_BUCKETS = [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const vectorCodec = codecFor(FeatureVectorSchema);
+const iAtr = featureIndex('atr_pct_14');
+const iVol = featureIndex('rvol_30');
+const iRsi = featureIndex('rsi_14');
+const iEma = featureIndex('ema_ratio_12_26');
+const iRet = featureIndex('ret_15');
+
+function marketOf(v: FeatureVector): MarketContext {
+  const at = (i: number): number => v.values[i] ?? Number.NaN;
+  return { close: v.close, atrPct: at(iAtr), realizedVol: at(iVol), rsi: at(iRsi), emaRatio: at(iEma), ret: at(iRet) };
+}
+
+function deadLetter(v: FeatureVector, reason: VectorRejection, message: string, tsInit: number): DeadLetter {
+  let payload: Buffer;
+  try {
+    payload = vectorCodec.encode(v);
+  } catch {
+    payload = Buffer.from(JSON.stringify(v));
+  }
+  return {
+    id: deriveId('dlq', 'feat.vectors.v1', v.id, reason),
+    tsEvent: v.tsEvent,
+    tsInit,
+    sourceTopic: 'feat.vectors.v1',
+    partition: -1,
+    offset: -1,
+    key: instrumentKey(v),
+    payload,
+    stage: 'ensemble',
+    errorClass: 'VectorRejected',
+    reason,
+    message,
+  };
+}
+
+/**
+ * Ensemble: feature vectors in, one model.votes.v1 per member and vector, and one ens.signals.v1 per vector from the
+ * champions' weighted soft vote. Vectors whose bars closed together are micro-batched so each model runs once per
+ * batch; batches are processed one after another (concatMap), so outputs keep the input order and a replay gives the
+ * same messages. tsInit is the scheduler's time when the batch formed. A vector the models cannot take becomes a dead
+ * letter on feat.vectors.v1.dlq.
+ */
+export function ensembleEpic(inputs: { readonly vectors: Observable<FeatureVector> }, deps: EnsembleDeps): Observable<Outgoing> {
+  const { models, scheduler, meter } = deps;
+  const champions = models.filter((m) => m.role === 'CHAMPION');
+  if (champions.length === 0) throw new EnsembleConfigError('NO_CHAMPION', `${models.length} models, none CHAMPION`);
+  const featureSet = models[0]!.card.featureSet;
+  const nFeatures = models[0]!.card.features.length;
+  for (const m of models) {
+    if (m.card.featureSet !== featureSet || m.card.features.join() !== models[0]!.card.features.join()) {
+      throw new EnsembleConfigError('INPUTS_DIFFER', `${m.member} reads ${m.card.featureSet}, ${models[0]!.member} reads ${featureSet}`);
+    }
+  }
+  const stopwatch = deps.stopwatch ?? (() => performance.now()); // arch-allow: stopwatch (metrics only)
+  const latency = meter.histogram('qt_inference_duration_seconds', 'Time of one predict() over a micro-batch', LATENCY_BUCKETS, ['member']);
+  const inferred = meter.counter('qt_inference_rows_total', 'Feature rows scored by a model', ['member']);
+  const signals = meter.counter('qt_ensemble_signals_total', 'Ensemble signals by direction', ['signal']);
+  const weightOf = (m: ClassifierModel): number => deps.weights?.[m.member] ?? 1;
+
+  const reject = (v: FeatureVector): [VectorRejection, string] | null => {
+    if (v.featureSet !== featureSet) return ['FEATURE_SET_MISMATCH', `vector has ${v.featureSet}, models read ${featureSet}`];
+    if (v.values.length !== nFeatures) return ['FEATURE_COUNT_MISMATCH', `${v.values.length} values, models read ${nFeatures}`];
+    const bad = v.values.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) return ['NON_FINITE_FEATURE', `value ${bad} is ${v.values[bad]}`];
+    return null;
+  };
+
+  const score = async (batch: readonly FeatureVector[], tsInit: number): Promise<Outgoing[]> => {
+    const accepted = batch.filter((v) => reject(v) === null);
+    const rows = accepted.length;
+    const x = new Float32Array(rows * nFeatures);
+    accepted.forEach((v, i) => x.set(v.values, i * nFeatures));
+    const probs: Float32Array[] = [];
+    if (rows > 0) {
+      for (const m of models) {
+        const t0 = stopwatch();
+        const p = await m.predict(x, rows);
+        latency.observe({ member: m.member }, (stopwatch() - t0) / 1000);
+        inferred.inc({ member: m.member }, rows);
+        if (p.length !== rows * 3) throw new ModelInputError(m.member, `${rows * 3} probabilities`, `${p.length}`);
+        probs.push(p);
+      }
+    }
+    const result: Outgoing[] = [];
+    let row = 0;
+    for (const v of batch) {
+      const why = reject(v);
+      if (why) {
+        result.push(out('feat.vectors.v1.dlq', instrumentKey(v), deadLetter(v, why[0], why[1], tsInit)));
+        continue;
+      }
+      const key = instrumentKey(v);
+      const acting: Parameters<typeof softVote>[0][number][] = [];
+      models.forEach((m, j) => {
+        const p = probs[j]!;
+        const [pDown, pFlat, pUp] = [p[row * 3]!, p[row * 3 + 1]!, p[row * 3 + 2]!];
+        const vote: ModelVote = {
+          id: deriveId('vote', v.id, m.member, m.version),
+          tsEvent: v.tsEvent,
+          tsInit,
+          exchange: v.exchange,
+          symbol: v.symbol,
+          featureId: v.id,
+          member: m.member,
+          modelVersion: m.version,
+          role: m.role,
+          pDown,
+          pFlat,
+          pUp,
+        };
+        result.push(out('model.votes.v1', key, vote));
+        if (m.role === 'CHAMPION') acting.push({ member: m.member, modelVersion: m.version, weight: weightOf(m), pDown, pFlat, pUp });
+      });
+      const sv = softVote(acting);
+      const signal: EnsembleSignal = {
+        id: deriveId('sig', v.id, ...sv.members.map((m) => `${m.member}@${m.modelVersion}:${m.weight}`)),
+        tsEvent: v.tsEvent,
+        tsInit,
+        exchange: v.exchange,
+        symbol: v.symbol,
+        featureId: v.id,
+        pDown: sv.pDown,
+        pFlat: sv.pFlat,
+        pUp: sv.pUp,
+        signal: sv.signal,
+        confidence: sv.confidence,
+        members: sv.members,
+        supervisor: 'OK',
+        supervisorReason: '',
+        market: marketOf(v),
+      };
+      signals.inc({ signal: sv.signal });
+      result.push(out('ens.signals.v1', key, signal));
+      row++;
+    }
+    return result;
+  };
+
+  return inputs.vectors.pipe(
+    microBatch<FeatureVector>({ maxWaitMs: deps.maxWaitMs, scheduler }),
+    map((batch) => ({ batch, tsInit: scheduler.now() })),
+    concatMap(({ batch, tsInit }) => from(score(batch, tsInit))),
+    concatMap((outs) => outs),
+  );
+}

@@ -1,0 +1,90 @@
+"""Reader of the CSV written by pipelines/dataset/export.ts.
+
+Header: ``open_time,exchange,symbol,close,<feature names...>,fwd_ret``. ``fwd_ret`` is the log return from this bar's
+close to the close ``horizon`` bars later (future information: used only for labels); it is empty where that bar is
+unknown. A sidecar ``<csv>.meta.json`` written by the export records the horizon and bar length.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+LEAD_COLUMNS = ("open_time", "exchange", "symbol", "close")
+LABEL_COLUMN = "fwd_ret"
+
+
+class DatasetError(ValueError):
+    """The dataset file does not have the expected layout."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Rows of the export, sorted by (open_time, exchange, symbol)."""
+
+    feature_names: tuple[str, ...]
+    open_time: np.ndarray  # int64 ms, bar open time
+    exchange: np.ndarray  # str
+    symbol: np.ndarray  # str
+    close: np.ndarray  # float64
+    X: np.ndarray  # float64 [N, F]
+    fwd_ret: np.ndarray  # float64, NaN where unknown
+    meta: dict
+
+    def __len__(self) -> int:
+        return int(self.open_time.shape[0])
+
+    def feature(self, name: str) -> np.ndarray:
+        """One feature column by name."""
+        return self.X[:, self.feature_names.index(name)]
+
+    def take(self, mask: np.ndarray) -> "Dataset":
+        """The rows selected by a boolean mask or an index array."""
+        return Dataset(self.feature_names, self.open_time[mask], self.exchange[mask], self.symbol[mask],
+                       self.close[mask], self.X[mask], self.fwd_ret[mask], self.meta)
+
+
+def _num(s: str) -> float:
+    return float(s) if s != "" else math.nan
+
+
+def read_dataset(path: str) -> Dataset:
+    """Reads an exported dataset; drops rows whose features are not all finite."""
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration as e:
+            raise DatasetError(f"{path}: empty file") from e
+        if tuple(header[:4]) != LEAD_COLUMNS or header[-1] != LABEL_COLUMN or len(header) < 6:
+            raise DatasetError(f"{path}: unexpected header {header[:4]}...{header[-1:]}")
+        names = tuple(header[4:-1])
+        n_cols = len(header)
+        times, exchanges, symbols, closes, feats, fwd = [], [], [], [], [], []
+        for line_no, row in enumerate(reader, start=2):
+            if len(row) != n_cols:
+                raise DatasetError(f"{path}:{line_no}: {len(row)} fields, expected {n_cols}")
+            times.append(int(row[0]))
+            exchanges.append(row[1])
+            symbols.append(row[2])
+            closes.append(float(row[3]))
+            feats.append([_num(v) for v in row[4:-1]])
+            fwd.append(_num(row[-1]))
+    X = np.asarray(feats, dtype=np.float64).reshape(len(feats), len(names))
+    t = np.asarray(times, dtype=np.int64)
+    ex = np.asarray(exchanges, dtype=object)
+    sy = np.asarray(symbols, dtype=object)
+    order = np.lexsort((sy.astype(str), ex.astype(str), t))
+    meta_path = path + ".meta.json"
+    meta = {}
+    if os.path.exists(meta_path):
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+    ds = Dataset(names, t, ex, sy, np.asarray(closes, dtype=np.float64), X, np.asarray(fwd, dtype=np.float64), meta)
+    ds = ds.take(order)
+    return ds.take(np.isfinite(ds.X).all(axis=1))

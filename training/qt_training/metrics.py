@@ -1,0 +1,60 @@
+"""Out-of-sample metrics of class probabilities and two naive baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-15
+
+
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log probability of the true class."""
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], EPS, 1.0))))
+
+
+def brier(p: np.ndarray, y: np.ndarray) -> float:
+    """Multi-class Brier score: mean over rows of the squared distance to the one-hot truth (0 best, 2 worst)."""
+    onehot = np.zeros_like(p, dtype=np.float64)
+    onehot[np.arange(len(y)), y] = 1.0
+    return float(np.mean(np.sum((p - onehot) ** 2, axis=1)))
+
+
+def accuracy(p: np.ndarray, y: np.ndarray) -> float:
+    """Share of rows whose most probable class is the true class."""
+    return float(np.mean(np.argmax(p, axis=1) == y))
+
+
+def scores(p: np.ndarray, y: np.ndarray) -> dict:
+    """Log loss, Brier and accuracy."""
+    return {"logLoss": log_loss(p, y), "brier": brier(p, y), "accuracy": accuracy(p, y)}
+
+
+def prior_baseline(y_train: np.ndarray, n_valid: int, n_classes: int = 3) -> np.ndarray:
+    """Every validation row gets the class frequencies of the training labels."""
+    freq = np.bincount(y_train, minlength=n_classes).astype(np.float64) / len(y_train)
+    return np.tile(freq, (n_valid, 1))
+
+
+def _sign(x: np.ndarray) -> np.ndarray:
+    return (np.sign(x) + 1).astype(np.int64)  # -1,0,1 -> 0,1,2
+
+
+def last_return_sign_baseline(ret_train: np.ndarray, y_train: np.ndarray, ret_valid: np.ndarray,
+                              n_classes: int = 3) -> np.ndarray:
+    """Class frequencies in training conditioned on the sign of the last 1-bar return, applied to validation.
+
+    Sign groups that never occur in training fall back to the overall frequencies.
+    """
+    overall = np.bincount(y_train, minlength=n_classes).astype(np.float64) / len(y_train)
+    s_train = _sign(ret_train)
+    table = np.tile(overall, (3, 1))
+    for s in range(3):
+        m = s_train == s
+        if m.any():
+            table[s] = np.bincount(y_train[m], minlength=n_classes) / m.sum()
+    return table[_sign(ret_valid)]
+
+
+def hard_sign_accuracy(ret_valid: np.ndarray, y_valid: np.ndarray) -> float:
+    """Accuracy of the rule 'the next move repeats the last one': UP if ret_1 > 0, DOWN if < 0, FLAT if 0."""
+    return float(np.mean(_sign(ret_valid) == y_valid))

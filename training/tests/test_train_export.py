@@ -1,0 +1,198 @@
+"""End to end on generated data: train, export to ONNX, check the graph, the card and the parity file."""
+
+import hashlib
+import json
+import math
+import os
+import re
+
+import numpy as np
+import onnx
+import pytest
+
+from conftest import REPO, feature_names, write_synthetic_csv
+from qt_training import train as train_cli
+from qt_training.onnx_export import booster_to_onnx
+from qt_training.reference import evaluate
+from qt_training.xgb_trainer import XgbParams, train_xgb
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_csv, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("store") / "xgb" / "t1")
+    rc = train_cli.main(["--data", synthetic_csv, "--member", "xgb", "--out", out, "--trees", "20", "--depth", "3",
+                         "--threads", "1"])
+    assert rc == 0
+    return out
+
+
+def _load(out, name):
+    with open(os.path.join(out, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_writes_the_three_artifacts(trained):
+    assert sorted(os.listdir(trained)) == ["card.json", "model.onnx", "parity.json"]
+    onnx.checker.check_model(os.path.join(trained, "model.onnx"), full_check=True)
+
+
+def test_graph_has_dynamic_batch_and_plain_probability_tensor(trained):
+    m = onnx.load(os.path.join(trained, "model.onnx"))
+    (inp,) = m.graph.input
+    assert inp.name == "features"
+    dims = inp.type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N" and dims[1].dim_value == len(feature_names())
+    outs = {o.name: o for o in m.graph.output}
+    assert set(outs) == {"label", "probabilities"}
+    assert outs["probabilities"].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert [d.dim_value for d in outs["probabilities"].type.tensor_type.shape.dim][1] == 3
+    assert [n.op_type for n in m.graph.node] == ["TreeEnsembleClassifier"]
+
+
+def test_card_describes_the_model(trained, synthetic_csv):
+    card = _load(trained, "card.json")
+    assert card["member"] == "xgb" and card["version"] == "t1"
+    assert card["family"] == "gbdt-xgboost"
+    assert card["features"] == feature_names()
+    assert card["classes"] == ["DOWN", "FLAT", "UP"]
+    assert card["input"] == {"name": "features", "kind": "features", "windowLength": 0, "windowChannels": 0}
+    assert card["horizonBars"] == 5 and card["data"]["purgeBars"] == 5
+    with open(os.path.join(trained, "model.onnx"), "rb") as f:
+        assert card["onnx"]["sha256"] == hashlib.sha256(f.read()).hexdigest()
+    tr, va = card["data"]["train"], card["data"]["validation"]
+    # purge gap: the last training bar's label window ends before validation starts
+    assert tr["toMs"] + 5 * 60_000 < va["fromMs"]
+    assert tr["symbols"] == va["symbols"] == ["binance:BTC/USDT", "binance:ETH/USDT", "binance:SOL/USDT"]
+    assert card["createdAt"].startswith("2025-05-05")  # the end of the data, not the wall clock
+    m = card["metrics"]
+    for k in ("model", "classPrior", "lastReturnSign"):
+        scores = m["model"] if k == "model" else m["baselines"][k]
+        assert set(scores) >= {"logLoss", "brier", "accuracy"}
+    # the generated forward return depends on two features: the model must beat the class prior out of sample
+    assert m["model"]["logLoss"] < m["baselines"]["classPrior"]["logLoss"]
+
+
+def _check_schema(value, schema, defs, path="$"):
+    """A minimal JSON Schema (draft 2020-12) check of the keywords the card schema uses."""
+    if "$ref" in schema:
+        return _check_schema(value, defs[schema["$ref"].split("/")[-1]], defs, path)
+    if "anyOf" in schema:
+        errors = [_check_schema(value, s, defs, path) for s in schema["anyOf"]]
+        return [] if any(not e for e in errors) else errors[0]
+    py = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float),
+          "null": type(None)}
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else types
+    if types is not None:
+        ok = any(isinstance(value, py[t]) and not (t in ("integer", "number") and isinstance(value, bool)) for t in types)
+        if not ok:
+            return [f"{path}: expected {types}, got {type(value).__name__}"]
+    errs = []
+    if "const" in schema and value != schema["const"]:
+        errs.append(f"{path}: expected {schema['const']!r}")
+    if "enum" in schema and value not in schema["enum"]:
+        errs.append(f"{path}: {value!r} not in {schema['enum']}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            errs.append(f"{path}: shorter than {schema['minLength']}")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errs.append(f"{path}: does not match {schema['pattern']}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            errs.append(f"{path}: below {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errs.append(f"{path}: above {schema['maximum']}")
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            errs.append(f"{path}: not above {schema['exclusiveMinimum']}")
+    if isinstance(value, dict):
+        for k in schema.get("required", []):
+            if k not in value:
+                errs.append(f"{path}.{k}: missing")
+        for k, sub in schema.get("properties", {}).items():
+            if k in value:
+                errs += _check_schema(value[k], sub, defs, f"{path}.{k}")
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for k, v in value.items():
+                if k not in schema.get("properties", {}):
+                    errs += _check_schema(v, extra, defs, f"{path}.{k}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errs.append(f"{path}: fewer than {schema['minItems']} items")
+        if isinstance(schema.get("items"), dict):
+            for i, v in enumerate(value):
+                errs += _check_schema(v, schema["items"], defs, f"{path}[{i}]")
+    return errs
+
+
+def test_card_satisfies_the_typescript_card_schema(trained):
+    schema_path = os.path.join(REPO, "models", "card.schema.json")
+    with open(schema_path, encoding="utf-8") as f:
+        schema = json.load(f)
+    assert _check_schema(_load(trained, "card.json"), schema, schema.get("$defs", {})) == []
+    # the checker does reject: a wrong type, a missing field, a bad checksum
+    bad = _load(trained, "card.json")
+    bad["member"], bad["onnx"]["sha256"] = 1, "xyz"
+    del bad["features"]
+    errors = _check_schema(bad, schema, schema.get("$defs", {}))
+    assert any(e.startswith("$.member") for e in errors)
+    assert any(e.startswith("$.features") for e in errors)
+    assert any(e.startswith("$.onnx.sha256") for e in errors)
+
+
+def test_parity_file_and_reference_evaluator_agree_with_predict_proba(trained):
+    parity = _load(trained, "parity.json")
+    assert parity["rows"] >= 1000 and len(parity["inputs"]) == parity["rows"]
+    x = np.asarray(parity["inputs"], dtype=np.float32)
+    assert np.array_equal(x.astype(np.float64), np.asarray(parity["inputs"]))  # inputs are exact float32 values
+    _, p = evaluate(onnx.load(os.path.join(trained, "model.onnx")), x)
+    assert np.max(np.abs(p - np.asarray(parity["probabilities"]))) < 1e-5
+    assert np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_missing_values_follow_xgboost_default_direction(tmp_path):
+    path = write_synthetic_csv(str(tmp_path / "nan.csv"), n_bars=600, symbols=("A/USDT",), seed=3)
+    from qt_training.dataset import read_dataset
+    ds = read_dataset(path)
+    y = np.digitize(ds.feature("ema_ratio_12_26"), [-0.5, 0.5])
+    X = ds.X.astype(np.float32).copy()
+    rng = np.random.default_rng(0)
+    X[rng.random(size=X.shape) < 0.2] = np.nan  # XGBoost learns a default direction for the NaNs
+    clf = train_xgb(X, y, XgbParams(n_estimators=10, max_depth=3, threads=1, min_child_weight=1.0))
+    model = booster_to_onnx(clf.get_booster(), X.shape[1], 3, list(ds.feature_names))
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in model.graph.node[0].attribute}
+    assert any(v == 0 for v, mode in zip(attrs["nodes_missing_value_tracks_true"], attrs["nodes_modes"]) if mode == b"BRANCH_LT")
+    _, p = evaluate(model, X)
+    assert np.max(np.abs(p - clf.predict_proba(X))) < 1e-5
+
+
+def test_values_on_a_threshold_go_right_as_in_xgboost(tmp_path):
+    # one feature, labels change exactly at 0.5: thresholds land on data values, rows equal to a threshold go right
+    x = np.repeat(np.array([0.1, 0.3, 0.5, 0.7, 0.9], dtype=np.float32), 40)[:, None]
+    y = np.digitize(x[:, 0], [0.3, 0.7])
+    clf = train_xgb(x, y, XgbParams(n_estimators=5, max_depth=2, threads=1, min_child_weight=1.0, subsample=1.0))
+    model = booster_to_onnx(clf.get_booster(), 1, 3)
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in model.graph.node[0].attribute}
+    thresholds = {v for v, mode in zip(attrs["nodes_values"], attrs["nodes_modes"]) if mode == b"BRANCH_LT"}
+    probe = np.array(sorted(thresholds), dtype=np.float32)[:, None]
+    _, p = evaluate(model, probe)
+    assert np.max(np.abs(p - clf.predict_proba(probe))) < 1e-5
+    assert not any(math.isnan(v) for v in thresholds)
+
+
+def test_retraining_is_reproducible(synthetic_csv, trained, tmp_path):
+    out = str(tmp_path / "xgb" / "t1")
+    train_cli.main(["--data", synthetic_csv, "--out", out, "--trees", "20", "--depth", "3", "--threads", "1"])
+    for name in ("model.onnx", "card.json", "parity.json"):
+        with open(os.path.join(trained, name), "rb") as a, open(os.path.join(out, name), "rb") as b:
+            assert a.read() == b.read(), name
+
+
+def test_refuses_a_horizon_other_than_the_dataset_was_exported_with(synthetic_csv, tmp_path):
+    with pytest.raises(train_cli.TrainError, match="horizon"):
+        train_cli.main(["--data", synthetic_csv, "--out", str(tmp_path / "x"), "--horizon", "7"])
+
+
+def test_refuses_an_empty_validation_period(synthetic_csv, tmp_path):
+    with pytest.raises(train_cli.TrainError, match="empty split"):
+        train_cli.main(["--data", synthetic_csv, "--out", str(tmp_path / "x"), "--valid-from", "2030-01-01T00:00:00Z"])
