@@ -44,7 +44,7 @@ export const EnsembleSignalSchema = record('qt.ens.EnsembleSignal', {
   pFlat: double,
   pUp: double,
   signal: Signal,
-  confidence: field(double, { doc: 'probability of the chosen class, 0..1' }),
+  confidence: field(double, { doc: 'LONG/SHORT: P(side) / (P(UP) + P(DOWN)); FLAT: P(FLAT); 0..1' }),
   members: array(MemberVote),
   supervisor: SupervisorVerdict,
   supervisorReason: field(string, { doc: 'why, empty when OK' }),

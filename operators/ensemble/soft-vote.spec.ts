@@ -20,7 +20,8 @@ describe('softVote', () => {
     expect(r.pFlat).toBeCloseTo(0.225, 12);
     expect(r.pUp).toBeCloseTo(0.275, 12);
     expect(r.signal).toBe('SHORT');
-    expect(r.confidence).toBeCloseTo(0.5, 12);
+    // directional confidence: pDown / (pDown + pUp) = 0.5 / 0.775
+    expect(r.confidence).toBeCloseTo(0.5 / 0.775, 12);
     expect(r.members.map((m) => [m.member, m.weight])).toEqual([
       ['xgb', 0.25],
       ['lgb', 0.75],
@@ -28,9 +29,10 @@ describe('softVote', () => {
     expect(r.members[0]).toMatchObject({ modelVersion: 'v1', pDown: 0.2, pFlat: 0.3, pUp: 0.5 });
   });
 
-  it('is LONG when P(UP) is the largest, with that probability as confidence', () => {
+  it('is LONG when P(UP) is the largest, with P(UP | a move) as confidence', () => {
     const r = softVote([vote('xgb', 2, 0.1, 0.3, 0.6)]);
-    expect(r).toMatchObject({ pDown: 0.1, pFlat: 0.3, pUp: 0.6, signal: 'LONG', confidence: 0.6 });
+    expect(r).toMatchObject({ pDown: 0.1, pFlat: 0.3, pUp: 0.6, signal: 'LONG' });
+    expect(r.confidence).toBeCloseTo(0.6 / 0.7, 12);
     expect(r.members[0]!.weight).toBe(1);
   });
 
@@ -87,7 +89,7 @@ describe('softVoting', () => {
           pFlat: 0.25,
           pUp: 0.25,
           signal: 'SHORT',
-          confidence: 0.5,
+          confidence: 0.5 / 0.75,
           members: [
             { member: 'x', modelVersion: 'v1', weight: 0.5, pDown: 0.5, pFlat: 0.25, pUp: 0.25 },
             { member: 'y', modelVersion: 'v1', weight: 0.5, pDown: 0.5, pFlat: 0.25, pUp: 0.25 },

@@ -39,7 +39,9 @@ export class InvalidVoteError extends Error {
 /**
  * Weighted soft vote. Weights are normalised over the members present (all-zero weights count equally), the class
  * probabilities are the weighted means, and the signal is LONG when P(UP) is strictly the largest, SHORT when P(DOWN)
- * is, FLAT otherwise (FLAT largest, or a tie at the top: no side wins); confidence is the probability of that class.
+ * is, FLAT otherwise (FLAT largest, or a tie at the top: no side wins). Confidence of a side is its probability given
+ * that the price moves, P(side) / (P(UP) + P(DOWN)): how sure the vote is of the direction, which is what the risk gate
+ * trades on (P(FLAT) already had its say in the signal); the confidence of FLAT is P(FLAT).
  */
 export function softVote(votes: readonly WeightedVote[]): SoftVote {
   if (votes.length === 0) throw new InvalidVoteError('NO_MEMBERS');
@@ -60,7 +62,7 @@ export function softVote(votes: readonly WeightedVote[]): SoftVote {
     return { member: v.member, modelVersion: v.modelVersion, weight, pDown: v.pDown, pFlat: v.pFlat, pUp: v.pUp };
   });
   const signal: Signal = pUp > pDown && pUp > pFlat ? 'LONG' : pDown > pUp && pDown > pFlat ? 'SHORT' : 'FLAT';
-  const confidence = signal === 'LONG' ? pUp : signal === 'SHORT' ? pDown : pFlat;
+  const confidence = signal === 'LONG' ? pUp / (pUp + pDown) : signal === 'SHORT' ? pDown / (pUp + pDown) : pFlat;
   return { pDown, pFlat, pUp, signal, confidence, members };
 }
 

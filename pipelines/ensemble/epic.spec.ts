@@ -96,13 +96,13 @@ describe('ensembleEpic with FakeModel test doubles', () => {
     expect(votes[1]!.pDown).toBeCloseTo(0.6, 6);
 
     // the shadow (P(UP) = 1, weight 100) does not act: weights 1 and 3 -> 0.25, 0.75
-    // pDown = 0.25*0.2 + 0.75*0.6 = 0.5, pFlat = 0.225, pUp = 0.275 -> SHORT with confidence 0.5
+    // pDown = 0.25*0.2 + 0.75*0.6 = 0.5, pFlat = 0.225, pUp = 0.275 -> SHORT with confidence 0.5 / (0.5 + 0.275)
     const sig = outs.find((o) => o.topic === 'ens.signals.v1')!.value as EnsembleSignal;
     expect(sig.pDown).toBeCloseTo(0.5, 6);
     expect(sig.pFlat).toBeCloseTo(0.225, 6);
     expect(sig.pUp).toBeCloseTo(0.275, 6);
     expect(sig).toMatchObject({ signal: 'SHORT', supervisor: 'OK', supervisorReason: '', featureId: 'feat-BTC/USDT-0', tsInit: NOW });
-    expect(sig.confidence).toBeCloseTo(0.5, 6);
+    expect(sig.confidence).toBeCloseTo(0.5 / 0.775, 6);
     expect(sig.members.map((m) => [m.member, m.modelVersion, m.weight])).toEqual([
       ['a', 'v1', 0.25],
       ['b', 'v7', 0.75],
@@ -139,9 +139,9 @@ describe('ensembleEpic with FakeModel test doubles', () => {
     const m = new FakeModel({ member: 'x', probabilities: upWithFirst });
     const outs = await run(from([vector('A/USDT', 0, vals(8)), vector('A/USDT', 1, vals(2))]), { models: [m], scheduler: clock(), meter: recordingMeter().meter });
     const sigs = outs.filter((o) => o.topic === 'ens.signals.v1').map((o) => o.value as EnsembleSignal);
-    // row 1: P(UP) = 0.8 -> LONG 0.8; row 2: P(UP) = 0.2, P(DOWN) = P(FLAT) = 0.4: a tie at the top -> FLAT 0.4
+    // row 1: P(UP) = 0.8, P(DOWN) = 0.1 -> LONG 0.8 / 0.9; row 2: P(UP) = 0.2, P(DOWN) = P(FLAT) = 0.4: a tie at the top -> FLAT 0.4
     expect(sigs.map((s) => s.signal)).toEqual(['LONG', 'FLAT']);
-    expect(sigs[0]!.confidence).toBeCloseTo(0.8, 6);
+    expect(sigs[0]!.confidence).toBeCloseTo(0.8 / 0.9, 6);
     expect(sigs[1]!.confidence).toBeCloseTo(0.4, 6);
   });
 
@@ -236,7 +236,7 @@ describe('ensembleEpic with the shipped ONNX model', () => {
     });
     for (const s of sigs) {
       expect(s.pDown + s.pFlat + s.pUp).toBeCloseTo(1, 5);
-      expect(s.confidence).toBe(s.signal === 'LONG' ? s.pUp : s.signal === 'SHORT' ? s.pDown : s.pFlat);
+      expect(s.confidence).toBeCloseTo(s.signal === 'LONG' ? s.pUp / (s.pUp + s.pDown) : s.signal === 'SHORT' ? s.pDown / (s.pUp + s.pDown) : s.pFlat, 12);
     }
   });
 });

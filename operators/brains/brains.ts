@@ -1,0 +1,78 @@
+import { defer, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { filter, map } from 'rxjs/operators';
+import type { BrainDecision } from '../../schemas/brain-decision.ts';
+import { instrumentKey } from '../../schemas/common.ts';
+import type { EnsembleSignal } from '../../schemas/ensemble-signal.ts';
+import type { Equity } from '../../schemas/equity.ts';
+import type { Position } from '../../schemas/position.ts';
+import { CEO_DEFAULTS, initialCeoState, stepCeo, type CeoConfig, type CeoInput } from './ceo-brain.ts';
+import { CONSENSUS_DEFAULTS, decide, type ConsensusConfig } from './consensus.ts';
+import { MarketWatch } from './market-watch.ts';
+import { assessRisk, RISK_BRAIN_DEFAULTS, type RiskBrainConfig } from './risk-brain.ts';
+import { chooseStrategy, STRATEGY_DEFAULTS, type StrategyConfig } from './strategy-brain.ts';
+
+/** Every setting of the brains, flat (the names do not overlap), so one config section can hold them. */
+export type BrainsConfig = CeoConfig & StrategyConfig & RiskBrainConfig & ConsensusConfig;
+
+/** Defaults of the brains. */
+export const BRAINS_DEFAULTS: BrainsConfig = Object.freeze({
+  ...CEO_DEFAULTS,
+  ...STRATEGY_DEFAULTS,
+  ...RISK_BRAIN_DEFAULTS,
+  ...CONSENSUS_DEFAULTS,
+});
+
+/** One input of the brains, tagged by topic. */
+export type BrainsEvent =
+  | { readonly kind: 'signal'; readonly signal: EnsembleSignal }
+  | { readonly kind: 'equity'; readonly equity: Equity }
+  | { readonly kind: 'position'; readonly position: Position };
+
+/** Defaults overlaid with the given settings; a key given as undefined keeps its default. */
+export function brainsConfig(config: Partial<BrainsConfig> = {}): BrainsConfig {
+  const cfg: Record<string, unknown> = { ...BRAINS_DEFAULTS };
+  for (const [k, v] of Object.entries(config)) if (v !== undefined) cfg[k] = v;
+  return Object.freeze(cfg) as unknown as BrainsConfig;
+}
+
+function ceoInput(ev: BrainsEvent, now: number, watch: MarketWatch): CeoInput {
+  if (ev.kind === 'signal') {
+    watch.observe(ev.signal);
+    return { kind: 'market', tsEvent: ev.signal.tsEvent, market: watch.view(), now };
+  }
+  if (ev.kind === 'equity') return { kind: 'equity', equity: ev.equity, now };
+  return { kind: 'position', position: ev.position, now };
+}
+
+/**
+ * The brains over one tagged stream, in arrival order: every input steps the CEO brain (equity, positions, and each
+ * signal through the market watch); each signal then goes through the strategy and risk brains and the consensus, and
+ * becomes one decision. State (market watch, CEO state, which instruments hold a position) lives per subscription.
+ */
+export function brains(deps: { readonly scheduler: SchedulerLike; readonly config?: Partial<BrainsConfig> }): OperatorFunction<BrainsEvent, BrainDecision> {
+  const cfg = brainsConfig(deps.config);
+  return (source) =>
+    defer(() => {
+      let ceo = initialCeoState();
+      const watch = new MarketWatch(cfg);
+      const open = new Map<string, boolean>();
+      return source.pipe(
+        map((ev): BrainDecision | undefined => {
+          const now = deps.scheduler.now();
+          const step = stepCeo(ceo, ceoInput(ev, now, watch), cfg);
+          ceo = step.state;
+          if (ev.kind === 'position') {
+            open.set(instrumentKey(ev.position), ev.position.side !== 'FLAT' && ev.position.qty > 0);
+            return undefined;
+          }
+          if (ev.kind !== 'signal') return undefined;
+          const signal = ev.signal;
+          const strategy = chooseStrategy(signal, cfg);
+          const risk = assessRisk({ mode: step.mode, atrPct: signal.market.atrPct, confidence: signal.confidence }, cfg);
+          const positionOpen = open.get(instrumentKey(signal)) ?? false;
+          return decide({ signal, mode: step.mode, modeReason: step.reason, strategy, risk, positionOpen }, now, cfg);
+        }),
+        filter((d): d is BrainDecision => d !== undefined),
+      );
+    });
+}

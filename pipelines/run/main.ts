@@ -1,0 +1,196 @@
+import { Subject, type Observable, type Subscription } from 'rxjs';
+import { map } from 'rxjs/operators';
+import { loadDefaultEnsemble } from '../../models/load.ts';
+import type { ClassifierModel } from '../../models/model-port.ts';
+import { FEATURE_NAMES } from '../../operators/features/feature-set.ts';
+import type { Bar } from '../../schemas/bar.ts';
+import { METRICS, defineCounter } from '../../schemas/metrics.ts';
+import type { Bus, Journal, Outgoing } from '../../schemas/ports.ts';
+import type { SourceRecord } from '../../schemas/source-record.ts';
+import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
+import type { Trade } from '../../schemas/trade.ts';
+import { openJournal } from '../../sinks/journal/open.ts';
+import { PromMeter, startMetricsServer } from '../../sinks/prometheus.ts';
+import { MemoryBus } from '../../sources/memory-bus.ts';
+import { brainsEpic } from '../brains/epic.ts';
+import type { Config } from '../config.ts';
+import { ensembleEpic } from '../ensemble/epic.ts';
+import { executionEpic } from '../execution/epic.ts';
+import { exitsEpic } from '../exits/epic.ts';
+import { featuresEpic } from '../features/epic.ts';
+import { ingestEpic } from '../ingest/epic.ts';
+import { startJournalStage } from '../journal/stage.ts';
+import { ReplayScheduler } from '../replay-scheduler.ts';
+import { riskEpic } from '../risk/epic.ts';
+import { startBusMetrics } from './bus-metrics.ts';
+import { Progress } from './progress.ts';
+import { openMarket, type MarketItem } from './market.ts';
+import { SummaryCollector, type RunSummary } from './summary.ts';
+
+/** What the all-in-one run needs from its surroundings. */
+export interface RunIo {
+  readonly stderr: NodeJS.WriteStream;
+  /** Wall-clock ms, for pacing, progress and timing only (never in messages). */
+  readonly wallNow: () => number;
+  /** Called once every stage is wired, with the metrics server's URL when it runs. */
+  readonly onReady?: (metricsUrl: string | undefined) => void;
+  /** Awaited after the last bar is processed, before the metrics server and the journal close. */
+  readonly beforeShutdown?: (metricsUrl: string | undefined) => Promise<void>;
+}
+
+/** The result of a run. */
+export interface RunResult {
+  readonly summary: RunSummary;
+  readonly journalPath: string;
+  readonly seconds: number;
+}
+
+const MINUTE = 60_000;
+
+/** Wraps models so the driver knows when inference is in flight (it waits for it at every bar step). */
+class InflightTracker {
+  readonly pending = new Set<Promise<unknown>>();
+  wrap(m: ClassifierModel): ClassifierModel {
+    return new Proxy(m, {
+      get: (target, prop, receiver) => {
+        if (prop !== 'predict') return Reflect.get(target, prop, receiver) as unknown;
+        return (batch: Float32Array, rows: number) => {
+          const p = target.predict(batch, rows);
+          this.pending.add(p);
+          void p.finally(() => this.pending.delete(p)).catch(() => undefined);
+          return p;
+        };
+      },
+    });
+  }
+}
+
+/**
+ * Runs the whole chain in one process over the memory bus: market source → ingest → features → ensemble → brains →
+ * risk → paper execution ⇄ exits, every topic into the journal. The replay advances in event time one bar step at a
+ * time and waits for the chain to settle at each step, so the same input and seed give the same journal.
+ */
+export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
+  const wallStart = io.wallNow();
+  const market = await openMarket(config);
+  const scheduler = new ReplayScheduler(market.fromMs);
+  const bus: Bus = new MemoryBus({ clock: scheduler });
+  const meter = new PromMeter();
+  const journal: Journal = await openJournal(config.journal, { meter });
+  const tracker = new InflightTracker();
+  const models = (await loadDefaultEnsemble(config.ensemble.modelsDir, { expectedFeatures: FEATURE_NAMES })).map((m) =>
+    tracker.wrap(m),
+  );
+  let ready = false;
+  const server = config.metrics.enabled
+    ? await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, meter, ready: () => ready })
+    : undefined;
+  if (server) io.stderr.write(`metrics on ${server.url}/metrics\n`);
+
+  const subs: Subscription[] = [];
+  let failure: unknown;
+  const fail = (e: unknown): void => {
+    failure ??= e;
+  };
+  const msgIn = defineCounter(meter, METRICS.messagesIn);
+  const msgOut = defineCounter(meter, METRICS.messagesOut);
+  const input = <T extends TopicName>(topic: T, stage: string): Observable<Topics[T]> => {
+    const labels = { stage, topic };
+    return bus.consume(topic, `qt.${stage}`).pipe(
+      map((r) => {
+        msgIn.inc(labels);
+        return r.value;
+      }),
+    );
+  };
+  const wire = (stage: string, out$: Observable<Outgoing>): void => {
+    subs.push(
+      out$.subscribe({
+        next: (o) => {
+          msgOut.inc({ stage, topic: o.topic });
+          bus.publish(o.topic, o.key, o.value).catch(fail);
+        },
+        error: fail,
+      }),
+    );
+  };
+
+  const trades = new Subject<SourceRecord<Trade>>();
+  const bars = new Subject<SourceRecord<Bar>>();
+  const deps = { scheduler };
+  wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
+  wire('ensemble', ensembleEpic({ vectors: input('feat.vectors.v1', 'ensemble') }, { ...deps, models, meter, maxWaitMs: config.ensemble.maxWaitMs }));
+  wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
+  wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk') }, { ...deps, config: config.risk }));
+  wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));
+  wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits') }, { ...deps }));
+
+  const allTopics: TopicName[] = [...DATA_TOPICS, ...DATA_TOPICS.map((t: DataTopic) => dlqOf(t))];
+  const journalStage = startJournalStage(bus, journal, { group: 'qt.journal', topics: allTopics, flushEveryRows: config.journal.batchRows, onError: fail });
+  const summary = new SummaryCollector(config.broker.initialEquity);
+  for (const t of allTopics) subs.push(bus.consume(t, 'qt.summary').subscribe((r) => summary.observe(t, r.value)));
+  subs.push(startBusMetrics(bus, meter, allTopics));
+  // Ingest last: everything downstream is subscribed before the first tick.
+  wire('ingest', ingestEpic({ trades, bars }, { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, symbols: market.instruments }));
+  ready = true;
+  io.onReady?.(server?.url);
+
+  const progress = new Progress(io.stderr, config.run.progress, io.wallNow);
+  const span = Math.max(1, market.toMs - market.fromMs);
+  const settle = async (stepMs: number): Promise<void> => {
+    for (;;) {
+      scheduler.advanceTo(stepMs);
+      if (tracker.pending.size > 0) await Promise.allSettled([...tracker.pending]);
+      await new Promise<void>((r) => setImmediate(r));
+      if (failure) throw failure;
+      if (tracker.pending.size === 0) return;
+    }
+  };
+  const pace = async (eventMs: number): Promise<void> => {
+    if (config.run.speed === 'max') return;
+    const ahead = market.fromMs + (io.wallNow() - wallStart) * config.run.speed;
+    const waitMs = (eventMs - ahead) / config.run.speed;
+    if (waitMs > 2) await new Promise<void>((r) => setTimeout(r, waitMs));
+  };
+
+  let step = Number.NaN;
+  const push = (item: MarketItem): void => {
+    scheduler.setTime(item.tsEvent);
+    if (item.kind === 'trade') trades.next(item.record);
+    else bars.next(item.record);
+  };
+  try {
+    for await (const chunk of market.chunks()) {
+      for (const item of chunk) {
+        const itemStep = Math.floor(item.tsEvent / MINUTE) * MINUTE;
+        if (itemStep !== step) {
+          if (!Number.isNaN(step)) {
+            await settle(itemStep);
+            await pace(itemStep);
+            const s = summary.s;
+            progress.update((itemStep - market.fromMs) / span, `${new Date(itemStep).toISOString().slice(0, 16)}  bars ${s.bars}  decisions ${s.decisions}  fills ${s.fills}  PnL ${s.pnl.toFixed(2)}`);
+          }
+          step = itemStep;
+        }
+        push(item);
+      }
+      if (failure) throw failure;
+    }
+    trades.complete();
+    bars.complete();
+    await settle(Number.isNaN(step) ? market.toMs : step + 2 * MINUTE);
+    await journalStage.flush();
+    if (failure) throw failure;
+    progress.update(1, 'done');
+    progress.done();
+    await io.beforeShutdown?.(server?.url);
+  } finally {
+    for (const s of subs) s.unsubscribe();
+    journalStage.stop();
+    for (const m of models) await m.close();
+    await journal.close();
+    await bus.close();
+    await server?.close();
+  }
+  return { summary: summary.s, journalPath: config.journal.url ?? config.journal.path, seconds: (io.wallNow() - wallStart) / 1000 };
+}

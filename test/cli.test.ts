@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..');
+const tmp = mkdtempSync(join(tmpdir(), 'qt-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function qt(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'qt.mjs'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the qt command', () => {
+  it('lists every problem of a bad command line at once and exits 2', () => {
+    const cfg = join(tmp, 'bad.json');
+    writeFileSync(cfg, JSON.stringify({ risk: { confidenceGate: 1.5 }, nonsense: true }));
+    const r = qt(['run', '--bogus', '--seed', 'x', '--speed', '-1', '--from', 'soon', '--config', cfg], { QT_BROKER_FEE_BPS: '-3' });
+    expect(r.code).toBe(2);
+    for (const problem of ['--bogus: unknown flag', 'run.seed', 'run.speed', 'run.from: not a time', 'risk.confidenceGate', 'nonsense', 'broker.feeBps']) {
+      expect(r.stderr).toContain(problem);
+    }
+    expect(r.stdout).toBe('');
+  });
+
+  it('refuses live trading without the explicit flag', () => {
+    const r = qt(['run'], { QT_EXECUTION_VENUE: 'live' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('venue=live needs liveTrading=true');
+  });
+
+  it('runs the chain, prints the summary and the journal answers qt sql', () => {
+    const journal = join(tmp, 'journal');
+    const r = qt(['run', '--days', '0.5', '--symbols', 'BTC/USDT,ETH/USDT', '--seed', '5', '--journal', journal, '--no-metrics', '--no-progress']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const bars = /bars\s+([\d,]+)/.exec(r.stdout)?.[1];
+    expect(bars).toBe('1,440'); // 2 symbols x 720 minutes
+    for (const label of ['decisions', 'orders', 'fills', 'closed trades', 'PnL', 'max drawdown', 'win rate', 'dead letters', 'journal']) {
+      expect(r.stdout).toMatch(new RegExp(`^\\s+${label}\\s+\\S`, 'm'));
+    }
+    const q = qt(['sql', 'SELECT symbol, count() AS n FROM qt.bars FINAL GROUP BY symbol ORDER BY symbol', '--journal', journal]);
+    expect(q.code).toBe(0);
+    expect(q.stdout).toMatch(/symbol\s+\|\s+n/);
+    expect(q.stdout).toMatch(/BTC\/USDT\s+\|\s+720/);
+    expect(q.stdout).toMatch(/ETH\/USDT\s+\|\s+720/);
+    expect(q.stdout).toContain('(2 rows)');
+  });
+
+  it('reports a bad query with ClickHouse\'s message and exits 1', () => {
+    const r = qt(['sql', 'SELECT * FROM qt.nope', '--journal', join(tmp, 'journal')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/JournalQueryError: .*nope/);
+  });
+});
