@@ -17,8 +17,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-step "npm ci"
-ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+step "npm install (the lock file pins every version; npm ci refuses it here because the registry lacks chdb's macOS builds)"
+ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund
 
 step "tsc --noEmit"
 npx tsc --noEmit

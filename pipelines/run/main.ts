@@ -168,7 +168,7 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
             await settle(itemStep);
             await pace(itemStep);
             const s = summary.s;
-            progress.update((itemStep - market.fromMs) / span, `${new Date(itemStep).toISOString().slice(0, 16)}  bars ${s.bars}  decisions ${s.decisions}  fills ${s.fills}  PnL ${s.pnl.toFixed(2)}`);
+            progress.update((itemStep - market.fromMs) / span, `${new Date(itemStep).toISOString().slice(0, 16).replace('T', ' ')}  bars ${s.bars}  fills ${s.fills}  PnL ${s.pnl.toFixed(2)}`);
           }
           step = itemStep;
         }

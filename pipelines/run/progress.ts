@@ -17,7 +17,7 @@ export class Progress {
       const t = this.now();
       if (t - this.lastDraw < 100 && f < 1) return;
       this.lastDraw = t;
-      const width = 28;
+      const width = 20;
       const full = Math.round(f * width);
       const line = `[${'█'.repeat(full)}${'░'.repeat(width - full)}] ${(f * 100).toFixed(0).padStart(3)}% ${status}`;
       this.stream.write(`\r${line.slice(0, (this.stream.columns ?? 120) - 1)}\u001b[K`);
