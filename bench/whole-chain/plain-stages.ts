@@ -1,0 +1,274 @@
+/**
+ * The stages of the plain loop: each the body of an operator or epic, without RxJS, over the same pure engines and
+ * functions. Where the product keeps the body inside an operator's closure (validateBars, the ensemble epic's score,
+ * brains, riskGate), it is restated here statement for statement; the engines themselves are never copied.
+ */
+import type { SchedulerLike } from 'rxjs';
+import type { ClassifierModel } from '../../models/model-port.ts';
+import { brainsConfig, type BrainsEvent } from '../../operators/brains/brains.ts';
+import { initialCeoState, stepCeo, type CeoInput } from '../../operators/brains/ceo-brain.ts';
+import { decide } from '../../operators/brains/consensus.ts';
+import { MarketWatch } from '../../operators/brains/market-watch.ts';
+import { assessRisk } from '../../operators/brains/risk-brain.ts';
+import { chooseStrategy } from '../../operators/brains/strategy-brain.ts';
+import { softVote, type WeightedVote } from '../../operators/ensemble/soft-vote.ts';
+import { featureIndex } from '../../operators/features/feature-set.ts';
+import { edgeDeadLetter, instrumentIndex, PerInstrument, SeenWindow } from '../../operators/market/edge-validation.ts';
+import { BAR_REJECT_REASONS, INTERVAL_MS, type ValidateBarsOptions } from '../../operators/market/validate-bars.ts';
+import { haltAt, initialHaltState, stepHalt, type HaltState } from '../../operators/risk/drawdown-halt.ts';
+import { ExposureBook } from '../../operators/risk/exposure-book.ts';
+import { evaluateIntent, riskConfig, type RiskConfig, type RiskContext, type RiskEvent } from '../../operators/risk/risk-gate.ts';
+import type { Bar } from '../../schemas/bar.ts';
+import type { BrainDecision } from '../../schemas/brain-decision.ts';
+import { instrumentKey } from '../../schemas/common.ts';
+import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signal.ts';
+import type { FeatureVector } from '../../schemas/feature-vector.ts';
+import { deriveId } from '../../schemas/ids.ts';
+import { out, type Outgoing } from '../../schemas/ports.ts';
+import type { RiskOrder } from '../../schemas/risk-order.ts';
+import type { SourceRecord, Validated } from '../../schemas/source-record.ts';
+
+const DAY = 86_400_000;
+const BAR_REASONS: ReadonlySet<string> = new Set(BAR_REJECT_REASONS);
+
+/** validateBars' check without the operator: the same rules, helpers and per-instrument state. */
+export class BarValidator {
+  private readonly known: ReturnType<typeof instrumentIndex>;
+  private readonly states = new PerInstrument(() => ({ maxTs: -Infinity, seen: new SeenWindow<number>(100_000) }));
+
+  constructor(private readonly opts: ValidateBarsOptions) {
+    this.known = instrumentIndex(opts.symbols);
+  }
+
+  private refuse(rec: SourceRecord<Bar>, b: Bar | null, reason: string, message: string): Validated<Bar> {
+    const key = b && typeof b.exchange === 'string' && typeof b.symbol === 'string' ? `${b.exchange}:${b.symbol}` : null;
+    return { ok: false, deadLetter: edgeDeadLetter(rec, { key, tsEvent: b?.tsEvent, reason, message, stage: this.opts.stage, scheduler: this.opts.scheduler }) };
+  }
+
+  /** The bar as it came, or its dead letter. */
+  check(rec: SourceRecord<Bar>): Validated<Bar> {
+    const b = rec.value;
+    if (b === null || b === undefined) {
+      const r = rec.error?.reason;
+      return this.refuse(rec, null, r !== undefined && BAR_REASONS.has(r) ? r : 'MALFORMED', rec.error?.message ?? 'record has no value');
+    }
+    const { exchange, symbol, open, high, low, close, openTime, tsEvent } = b;
+    if (typeof exchange !== 'string' || exchange === '' || typeof symbol !== 'string' || symbol === '') {
+      return this.refuse(rec, b, 'MALFORMED', 'exchange and symbol must be non-empty strings');
+    }
+    const step = INTERVAL_MS[b.interval];
+    if (step === undefined) return this.refuse(rec, b, 'MALFORMED', `interval ${String(b.interval)} is not known`);
+    if (!Number.isSafeInteger(openTime) || !Number.isSafeInteger(tsEvent)) {
+      return this.refuse(rec, b, 'MALFORMED', `openTime ${String(openTime)} / tsEvent ${String(tsEvent)} are not integer ms times`);
+    }
+    if (this.known && this.known.get(exchange)?.has(symbol) !== true) {
+      return this.refuse(rec, b, 'UNKNOWN_SYMBOL', `${exchange}:${symbol} is not a known instrument`);
+    }
+    for (const [name, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return this.refuse(rec, b, 'NON_FINITE_PRICE', `${name} ${String(v)} is not finite`);
+      if (v <= 0) return this.refuse(rec, b, 'NON_POSITIVE_PRICE', `${name} ${v} is not positive`);
+    }
+    if (high < Math.max(open, close)) return this.refuse(rec, b, 'HIGH_BELOW_BODY', `high ${high} is below max(open ${open}, close ${close})`);
+    if (low > Math.min(open, close)) return this.refuse(rec, b, 'LOW_ABOVE_BODY', `low ${low} is above min(open ${open}, close ${close})`);
+    for (const [name, v] of [['volume', b.volume], ['quoteVolume', b.quoteVolume], ['buyVolume', b.buyVolume], ['trades', b.trades]] as const) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return this.refuse(rec, b, 'NON_FINITE_VOLUME', `${name} ${String(v)} is not finite`);
+      if (v < 0) return this.refuse(rec, b, 'NEGATIVE_VOLUME', `${name} ${v} is negative`);
+    }
+    if ((step <= DAY && openTime % step !== 0) || tsEvent !== openTime + step) {
+      return this.refuse(rec, b, 'MISALIGNED_TIME', `openTime ${openTime} / tsEvent ${tsEvent} do not fit a ${b.interval} bar`);
+    }
+    const lateness = this.opts.allowedLatenessMs;
+    const st = this.states.get(exchange, symbol);
+    if (st.seen.has(openTime)) return this.refuse(rec, b, 'DUPLICATE_BAR', `a ${b.interval} bar opening at ${openTime} was already seen for ${exchange}:${symbol}`);
+    if (tsEvent < st.maxTs - lateness) {
+      return this.refuse(rec, b, 'LATE', `tsEvent ${tsEvent} is more than ${lateness} ms behind ${st.maxTs} for ${exchange}:${symbol}`);
+    }
+    if (tsEvent > st.maxTs) {
+      st.maxTs = tsEvent;
+      st.seen.evictBefore(tsEvent - lateness);
+    }
+    st.seen.add(openTime, tsEvent);
+    return { ok: true, value: b };
+  }
+}
+
+const iAtr = featureIndex('atr_pct_14');
+const iVol = featureIndex('rvol_30');
+const iRsi = featureIndex('rsi_14');
+const iEma = featureIndex('ema_ratio_12_26');
+const iRet = featureIndex('ret_15');
+
+function marketOf(v: FeatureVector): MarketContext {
+  const at = (i: number): number => v.values[i] ?? Number.NaN;
+  return { close: v.close, atrPct: at(iAtr), realizedVol: at(iVol), rsi: at(iRsi), emaRatio: at(iEma), ret: at(iRet) };
+}
+
+/**
+ * The ensemble epic's micro-batching and scoring without RxJS: vectors of one tsEvent form a batch that closes when a
+ * vector of another tsEvent arrives or maxWaitMs after its first vector (the replay timer); each batch is one
+ * predict() per model and one vote per member plus one signal per vector, in the epic's order.
+ */
+export class PlainEnsemble {
+  private open: { key: number; due: number; vectors: FeatureVector[] } | null = null;
+  private readonly closed: { vectors: FeatureVector[]; tsInit: number }[] = [];
+  /** Batches closed by a vector of another tsEvent before their timer (the chain would score them at once). */
+  earlyCloses = 0;
+  private readonly featureSet: string;
+  private readonly nFeatures: number;
+
+  constructor(private readonly models: readonly ClassifierModel[], private readonly maxWaitMs: number) {
+    this.featureSet = models[0]!.card.featureSet;
+    this.nFeatures = models[0]!.card.features.length;
+  }
+
+  /** Takes a vector at clock time `now`. */
+  add(v: FeatureVector, now: number): void {
+    if (this.open && this.open.key === v.tsEvent) {
+      this.open.vectors.push(v);
+      return;
+    }
+    if (this.open) {
+      this.closed.push({ vectors: this.open.vectors, tsInit: now });
+      this.earlyCloses++;
+    }
+    this.open = { key: v.tsEvent, due: now + this.maxWaitMs, vectors: [v] };
+  }
+
+  /** Batches ready once the replay time reaches `ms`, in the order they closed (a timer closes at its due time). */
+  takeReady(ms: number): { vectors: FeatureVector[]; tsInit: number }[] {
+    if (this.open && this.open.due <= ms) {
+      this.closed.push({ vectors: this.open.vectors, tsInit: this.open.due });
+      this.open = null;
+    }
+    return this.closed.splice(0);
+  }
+
+  private reject(v: FeatureVector): string | null {
+    if (v.featureSet !== this.featureSet) return 'FEATURE_SET_MISMATCH';
+    if (v.values.length !== this.nFeatures) return 'FEATURE_COUNT_MISMATCH';
+    return v.values.some((x) => !Number.isFinite(x)) ? 'NON_FINITE_FEATURE' : null;
+  }
+
+  /** The epic's score(): votes and signals of a batch (a rejected vector is counted as a dead letter, simplified). */
+  async score(batch: readonly FeatureVector[], tsInit: number): Promise<Outgoing[]> {
+    const nF = this.nFeatures;
+    const accepted = batch.filter((v) => this.reject(v) === null);
+    const rows = accepted.length;
+    const x = new Float32Array(rows * nF);
+    accepted.forEach((v, i) => x.set(v.values, i * nF));
+    const probs: Float32Array[] = [];
+    if (rows > 0) for (const m of this.models) probs.push(await m.predict(x, rows));
+    const result: Outgoing[] = [];
+    let row = 0;
+    for (const v of batch) {
+      const key = instrumentKey(v);
+      const why = this.reject(v);
+      if (why) {
+        // The epic writes the Avro-encoded vector as payload; only the count and reason matter here.
+        const payload = Buffer.from(JSON.stringify(v));
+        result.push(out('feat.vectors.v1.dlq', key, {
+          id: deriveId('dlq', 'feat.vectors.v1', v.id, why), tsEvent: v.tsEvent, tsInit, sourceTopic: 'feat.vectors.v1', partition: -1,
+          offset: -1, key, payload, stage: 'ensemble', errorClass: 'VectorRejected', reason: why, message: why,
+        }));
+        continue;
+      }
+      const acting: WeightedVote[] = [];
+      this.models.forEach((m, j) => {
+        const p = probs[j]!;
+        const [pDown, pFlat, pUp] = [p[row * 3]!, p[row * 3 + 1]!, p[row * 3 + 2]!];
+        result.push(out('model.votes.v1', key, {
+          id: deriveId('vote', v.id, m.member, m.version), tsEvent: v.tsEvent, tsInit, exchange: v.exchange, symbol: v.symbol,
+          featureId: v.id, member: m.member, modelVersion: m.version, role: m.role, pDown, pFlat, pUp,
+        }));
+        if (m.role === 'CHAMPION') acting.push({ member: m.member, modelVersion: m.version, weight: 1, pDown, pFlat, pUp });
+      });
+      const sv = softVote(acting);
+      const signal: EnsembleSignal = {
+        id: deriveId('sig', v.id, ...sv.members.map((m) => `${m.member}@${m.modelVersion}:${m.weight}`)),
+        tsEvent: v.tsEvent, tsInit, exchange: v.exchange, symbol: v.symbol, featureId: v.id,
+        pDown: sv.pDown, pFlat: sv.pFlat, pUp: sv.pUp, signal: sv.signal, confidence: sv.confidence, members: sv.members,
+        supervisor: 'OK', supervisorReason: '', market: marketOf(v),
+      };
+      result.push(out('ens.signals.v1', key, signal));
+      row++;
+    }
+    return result;
+  }
+}
+
+/** The brains operator's body: CEO step on every input, then strategy, risk brain and consensus per signal. */
+export class PlainBrains {
+  private readonly cfg = brainsConfig();
+  private ceo = initialCeoState();
+  private readonly watch = new MarketWatch(this.cfg);
+  private readonly open = new Map<string, boolean>();
+
+  /** One input at clock time `now`; a decision for a signal, else undefined. */
+  step(ev: BrainsEvent, now: number): BrainDecision | undefined {
+    let input: CeoInput;
+    if (ev.kind === 'signal') {
+      this.watch.observe(ev.signal);
+      input = { kind: 'market', tsEvent: ev.signal.tsEvent, market: this.watch.view(), now };
+    } else if (ev.kind === 'equity') input = { kind: 'equity', equity: ev.equity, now };
+    else input = { kind: 'position', position: ev.position, now };
+    const step = stepCeo(this.ceo, input, this.cfg);
+    this.ceo = step.state;
+    if (ev.kind === 'position') {
+      this.open.set(instrumentKey(ev.position), ev.position.side !== 'FLAT' && ev.position.qty > 0);
+      return undefined;
+    }
+    if (ev.kind !== 'signal') return undefined;
+    const signal = ev.signal;
+    const strategy = chooseStrategy(signal, this.cfg);
+    const risk = assessRisk({ mode: step.mode, atrPct: signal.market.atrPct, confidence: signal.confidence }, this.cfg);
+    const positionOpen = this.open.get(instrumentKey(signal)) ?? false;
+    return decide({ signal, mode: step.mode, modeReason: step.reason, strategy, risk, positionOpen }, now, this.cfg);
+  }
+}
+
+/** The riskGate operator's body: halts from equity, exposure from positions, one order per INTENT. */
+export class PlainRisk {
+  private readonly cfg: RiskConfig;
+  private halt: HaltState = initialHaltState();
+  private readonly book: ExposureBook;
+
+  constructor(config?: Partial<RiskConfig>) {
+    this.cfg = riskConfig(config);
+    this.book = new ExposureBook(this.cfg.pendingEntryTtlMs);
+  }
+
+  /** One input at clock time `now`; a risk order for an INTENT, else undefined. */
+  step(ev: RiskEvent, now: number): RiskOrder | undefined {
+    if (ev.kind === 'equity') {
+      this.halt = stepHalt(this.halt, ev.equity, this.cfg);
+      return undefined;
+    }
+    if (ev.kind === 'position') {
+      this.book.applyPosition(ev.position);
+      return undefined;
+    }
+    const d = ev.decision;
+    if (d.outcome !== 'INTENT') return undefined;
+    const key = instrumentKey(d);
+    this.book.expire(d.tsEvent);
+    const ctx: RiskContext = { equity: this.halt.equity, halt: haltAt(this.halt, d.tsEvent, this.cfg), instrument: this.book.instrument(key), openExposure: this.book.total() };
+    const order = evaluateIntent(d, ctx, now, this.cfg);
+    if (order.verdict === 'APPROVED') {
+      this.book.addPending({ key, clientOrderId: order.clientOrderId, notional: order.qty * order.refPrice, tsEvent: d.tsEvent });
+    }
+    return order;
+  }
+}
+
+/** A clock the plain loop moves by hand, usable where the engines take a Clock or read a SchedulerLike's now(). */
+export function manualClock(startMs: number): { t: number; now(): number; asScheduler(): SchedulerLike } {
+  const c = {
+    t: startMs,
+    now(): number {
+      return c.t;
+    },
+    // The engines only call now(); nothing is scheduled on it.
+    asScheduler: (): SchedulerLike => c as unknown as SchedulerLike,
+  };
+  return c;
+}
