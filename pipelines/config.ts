@@ -62,6 +62,7 @@ const ConfigShape = z.strictObject({
     path: z.string().default('./var/journal'),
     url: z.string().optional().describe('ClickHouse server URL; unset = embedded chdb at path'),
     batchRows: num.pipe(z.number().int().min(1)).default(10_000),
+    flushIntervalMs: ms.default(5_000).describe('make journal rows durable at least this often (wall time)'),
   }).prefault({}),
   metrics: z.strictObject({
     enabled: bool.default(true),

@@ -75,8 +75,22 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
         if (positionals.length > 0) throw new ConfigError([`unexpected arguments: ${positionals.join(' ')} (use --data for files)`]);
         const { runAll } = await import('../run/main.ts');
         const { formatSummary } = await import('../run/summary.ts');
-        const result = await runAll(config, { stderr: io.stderr, wallNow: io.wallNow });
-        io.stdout.write(`\nQuantum Trader run finished\n${formatSummary(result.summary, { journal: result.journalPath, seconds: result.seconds })}\n`);
+        // Ctrl-C or SIGTERM: stop reading the market, settle and journal what was processed, print the summary.
+        // A second signal exits at once.
+        const abort = new AbortController();
+        const onSignal = (sig: NodeJS.Signals): void => {
+          if (abort.signal.aborted) process.exit(130);
+          io.stderr.write(`\n${sig}: stopping after the current record (again to exit at once)\n`);
+          abort.abort();
+        };
+        process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+        let result;
+        try {
+          result = await runAll(config, { stderr: io.stderr, wallNow: io.wallNow, signal: abort.signal });
+        } finally {
+          process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        }
+        io.stdout.write(`\nQuantum Trader run ${result.interrupted ? 'interrupted' : 'finished'}\n${formatSummary(result.summary, { journal: result.journalPath, seconds: result.seconds })}\n`);
         io.stdout.write(`\nQuery the journal, e.g.:\n  qt sql "SELECT symbol, count() AS trades, round(sum(realized_pnl), 2) AS pnl FROM qt.positions FINAL WHERE side = 'FLAT' GROUP BY symbol"\n`);
         return 0;
       }

@@ -26,6 +26,8 @@ export function startJournalStage(
   // Highest offset handed to the journal, per topic and partition: committed after the next durable flush.
   const pending = new Map<string, { topic: TopicName; partition: number; offset: number }>();
   let flushing: Promise<void> = Promise.resolve();
+  // A write that failed must stop every later commit: committing past it would lose its rows for good.
+  let writeFailure: unknown;
   const subs: Subscription[] = [];
 
   const flush = (): Promise<void> => {
@@ -33,7 +35,9 @@ export function startJournalStage(
     pending.clear();
     sinceFlush = 0;
     flushing = flushing.then(async () => {
+      if (writeFailure !== undefined) throw writeFailure;
       await journal.flush();
+      if (writeFailure !== undefined) throw writeFailure;
       for (const c of toCommit) await bus.commit(opts.group, c.topic, c.partition, c.offset);
     });
     flushing.catch(opts.onError);
@@ -44,7 +48,10 @@ export function startJournalStage(
     subs.push(
       bus.consume(topic, opts.group, { from: 'earliest' }).subscribe({
         next: (r) => {
-          journal.write(topic, [r.value]).catch(opts.onError);
+          journal.write(topic, [r.value]).catch((e: unknown) => {
+            writeFailure ??= e;
+            opts.onError(e);
+          });
           rows++;
           pending.set(`${topic}/${r.partition}`, { topic, partition: r.partition, offset: r.offset });
           if (++sinceFlush >= opts.flushEveryRows) void flush();

@@ -34,6 +34,8 @@ export interface RunIo {
   readonly wallNow: () => number;
   /** Called once every stage is wired, with the metrics server's URL when it runs. */
   readonly onReady?: (metricsUrl: string | undefined) => void;
+  /** Aborting stops the replay at the next record; what was processed is settled, journaled and summarised. */
+  readonly signal?: AbortSignal;
   /** Awaited after the last bar is processed, before the metrics server and the journal close. */
   readonly beforeShutdown?: (metricsUrl: string | undefined) => Promise<void>;
 }
@@ -43,6 +45,8 @@ export interface RunResult {
   readonly summary: RunSummary;
   readonly journalPath: string;
   readonly seconds: number;
+  /** True when the run was stopped by its abort signal before the end of the market. */
+  readonly interrupted: boolean;
 }
 
 const MINUTE = 60_000;
@@ -146,6 +150,21 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
       if (tracker.pending.size === 0) return;
     }
   };
+  // Inference resolves on the event loop: wait for it right after the record that started it, so its outputs land at
+  // the same place in the stream whatever the timing or the chunking of the source.
+  const drainInference = async (): Promise<void> => {
+    while (tracker.pending.size > 0) {
+      await Promise.allSettled([...tracker.pending]);
+      await new Promise<void>((r) => setImmediate(r));
+      if (failure) throw failure;
+    }
+  };
+  let lastFlush = io.wallNow();
+  const flushPeriodically = async (): Promise<void> => {
+    if (io.wallNow() - lastFlush < config.journal.flushIntervalMs) return;
+    lastFlush = io.wallNow();
+    await journalStage.flush();
+  };
   const pace = async (eventMs: number): Promise<void> => {
     if (config.run.speed === 'max') return;
     const ahead = market.fromMs + (io.wallNow() - wallStart) * config.run.speed;
@@ -159,13 +178,19 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
     if (item.kind === 'trade') trades.next(item.record);
     else bars.next(item.record);
   };
+  let interrupted = false;
   try {
-    for await (const chunk of market.chunks()) {
+    replay: for await (const chunk of market.chunks()) {
       for (const item of chunk) {
+        if (io.signal?.aborted) {
+          interrupted = true;
+          break replay;
+        }
         const itemStep = Math.floor(item.tsEvent / MINUTE) * MINUTE;
         if (itemStep !== step) {
           if (!Number.isNaN(step)) {
             await settle(itemStep);
+            await flushPeriodically();
             await pace(itemStep);
             const s = summary.s;
             progress.update((itemStep - market.fromMs) / span, `${new Date(itemStep).toISOString().slice(0, 16).replace('T', ' ')}  bars ${s.bars}  fills ${s.fills}  PnL ${s.pnl.toFixed(2)}`);
@@ -173,6 +198,7 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
           step = itemStep;
         }
         push(item);
+        if (tracker.pending.size > 0) await drainInference();
       }
       if (failure) throw failure;
     }
@@ -192,5 +218,5 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
     await bus.close();
     await server?.close();
   }
-  return { summary: summary.s, journalPath: config.journal.url ?? config.journal.path, seconds: (io.wallNow() - wallStart) / 1000 };
+  return { summary: summary.s, journalPath: config.journal.url ?? config.journal.path, seconds: (io.wallNow() - wallStart) / 1000, interrupted };
 }
