@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ClassifierModel } from '../models/model-port.ts';
 import { loadConfig } from '../pipelines/config.ts';
 import { runAll, type RunResult } from '../pipelines/run/main.ts';
 import { journalDigest } from '../sinks/journal/digest.ts';
@@ -12,12 +13,12 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 type Flags = Record<string, Record<string, unknown>>;
 
-async function run(name: string, flags: Flags): Promise<RunResult & { path: string }> {
+async function run(name: string, flags: Flags, decorateModel?: (m: ClassifierModel) => ClassifierModel): Promise<RunResult & { path: string }> {
   const path = join(tmp, name);
   const config = loadConfig({
     flags: { ...flags, run: { progress: false, ...flags.run }, journal: { path }, metrics: { enabled: false } },
   });
-  const result = await runAll(config, { stderr: process.stderr, wallNow: () => performance.now() });
+  const result = await runAll(config, { stderr: process.stderr, wallNow: () => performance.now(), decorateModel });
   return { ...result, path };
 }
 
@@ -82,6 +83,23 @@ describe('qt run on the synthetic market, end to end', () => {
     const b = await run('b', SYNTHETIC);
     expect(b.summary).toEqual(a.summary);
     expect(await digest(b.path)).toEqual(await digest(a.path));
+  });
+
+  it('does not depend on inference timing: randomly slow predictions give the same journal', async () => {
+    const slow = (m: ClassifierModel): ClassifierModel =>
+      Object.assign(Object.create(m) as ClassifierModel, {
+        predict: async (batch: Float32Array, rows: number) => {
+          await new Promise((r) => setTimeout(r, Math.random() * 4));
+          return m.predict(batch, rows);
+        },
+      });
+    // A thin market: empty minutes make bursts of gap-filled bars, so micro-batches close (and inference starts) in the
+    // middle of a replay step, where a slow model could otherwise land its outputs at a timing-dependent place.
+    const thin: Flags = { run: { syntheticSymbols: 4, syntheticDays: 0.5, seed: 5 }, market: { tradesPerMinute: 1.5 } };
+    const d = await run('slow', thin, slow);
+    const e = await run('fast', thin);
+    expect(d.summary.decisions).toBeGreaterThan(0);
+    expect(await digest(d.path)).toEqual(await digest(e.path));
   });
 
   it('is idempotent: the same input again into the same journal adds no rows', async () => {

@@ -34,6 +34,8 @@ export interface RunIo {
   readonly wallNow: () => number;
   /** Called once every stage is wired, with the metrics server's URL when it runs. */
   readonly onReady?: (metricsUrl: string | undefined) => void;
+  /** Wraps each loaded model (tests use it to delay inference and prove the replay does not depend on timing). */
+  readonly decorateModel?: (m: ClassifierModel) => ClassifierModel;
   /** Aborting stops the replay at the next record; what was processed is settled, journaled and summarised. */
   readonly signal?: AbortSignal;
   /** Awaited after the last bar is processed, before the metrics server and the journal close. */
@@ -83,7 +85,7 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
   const journal: Journal = await openJournal(config.journal, { meter });
   const tracker = new InflightTracker();
   const models = (await loadDefaultEnsemble(config.ensemble.modelsDir, { expectedFeatures: FEATURE_NAMES })).map((m) =>
-    tracker.wrap(m),
+    tracker.wrap(io.decorateModel ? io.decorateModel(m) : m),
   );
   let ready = false;
   const server = config.metrics.enabled
