@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FEATURE_NAMES } from '../operators/features/feature-set.ts';
+import { FEATURE_NAMES, FEATURE_SET } from '../operators/features/feature-set.ts';
 import { ModelCardInvalidError, ModelCardMismatchError, ModelInputError, ModelStoreError } from './errors.ts';
 import { latestVersions, loadDefaultEnsemble, loadModel } from './load.ts';
 
@@ -47,6 +47,15 @@ describe('loadModel', () => {
     const e = await refusal(copyWith('order', (c) => (c.features = swapped)));
     expect(e).toMatchObject({ field: 'features', retriable: false, expected: JSON.stringify(FEATURE_NAMES), actual: JSON.stringify(swapped) });
     expect((await refusal(SHIPPED, [...FEATURE_NAMES, 'extra'])).field).toBe('features');
+  });
+
+  it('refuses a card of another feature set, even with the same feature names', async () => {
+    const e = await refusal(copyWith('fset', (c) => (c.featureSet = 'fs0')));
+    expect(e).toMatchObject({ field: 'featureSet', expected: FEATURE_SET, actual: 'fs0', retriable: false });
+    const m = await loadModel(copyWith('fset2', (c) => (c.featureSet = 'fs2')), { member: 'xgb', expectedFeatures: FEATURE_NAMES, expectedFeatureSet: 'fs2' });
+    expect(m.card.featureSet).toBe('fs2');
+    await m.close();
+    await expect(loadDefaultEnsemble(join(tmp, 'fset'), { expectedFeatures: FEATURE_NAMES })).rejects.toMatchObject({ field: 'featureSet' });
   });
 
   it('refuses a model file whose sha256 differs from the card', async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { FEATURE_SET } from '../operators/features/feature-set.ts';
 import type { ModelRole } from '../schemas/model-vote.ts';
 import { CLASSES, parseCard, type ModelCard } from './card.ts';
 import { ModelCardInvalidError, ModelCardMismatchError, ModelStoreError } from './errors.ts';
@@ -15,6 +16,8 @@ export interface LoadOptions {
   readonly role?: ModelRole;
   /** The feature names the pipeline computes, in order (FEATURE_NAMES). */
   readonly expectedFeatures: readonly string[];
+  /** The feature set the pipeline's vectors carry (default FEATURE_SET); the ensemble dead-letters any other. */
+  readonly expectedFeatureSet?: string;
 }
 
 function mismatch(dir: string, field: string, expected: unknown, actual: unknown): ModelCardMismatchError {
@@ -43,6 +46,8 @@ export function checkCard(dir: string, card: ModelCard, opts: LoadOptions): void
   const version = basename(resolve(dir));
   if (opts.member !== undefined && card.member !== opts.member) throw mismatch(dir, 'member', opts.member, card.member);
   if (card.version !== version) throw mismatch(dir, 'version', version, card.version);
+  const featureSet = opts.expectedFeatureSet ?? FEATURE_SET;
+  if (card.featureSet !== featureSet) throw mismatch(dir, 'featureSet', featureSet, card.featureSet);
   if (!sameList(card.features, opts.expectedFeatures)) throw mismatch(dir, 'features', opts.expectedFeatures, card.features);
   if (!sameList(card.classes, CLASSES)) throw mismatch(dir, 'classes', CLASSES, card.classes);
   // Window models need the window tensor, which this serving path does not build.
@@ -68,8 +73,8 @@ function checkSession(dir: string, card: ModelCard, m: OnnxClassifierModel): voi
 }
 
 /**
- * Loads `<dir>/model.onnx` after checking its card: member, version (the folder name), feature names and order,
- * classes, input kind, sha256 of the file, then the graph's input and output shapes. Refuses with
+ * Loads `<dir>/model.onnx` after checking its card: member, version (the folder name), feature set, feature names and
+ * order, classes, input kind, sha256 of the file, then the graph's input and output shapes. Refuses with
  * ModelCardMismatchError or ModelCardInvalidError.
  */
 export async function loadModel(dir: string, opts: LoadOptions): Promise<ClassifierModel> {
@@ -113,11 +118,11 @@ export function latestVersions(storeDir: string): { member: string; dir: string 
  * in them as numbers, so v10 > v9), all as CHAMPION, ordered by member name. A registry with promote/rollback and
  * shadows will replace the "latest" rule.
  */
-export async function loadDefaultEnsemble(storeDir: string, opts: Pick<LoadOptions, 'expectedFeatures'>): Promise<ClassifierModel[]> {
+export async function loadDefaultEnsemble(storeDir: string, opts: Pick<LoadOptions, 'expectedFeatures' | 'expectedFeatureSet'>): Promise<ClassifierModel[]> {
   const models: ClassifierModel[] = [];
   try {
     for (const { member, dir } of latestVersions(storeDir)) {
-      models.push(await loadModel(dir, { member, role: 'CHAMPION', expectedFeatures: opts.expectedFeatures }));
+      models.push(await loadModel(dir, { ...opts, member, role: 'CHAMPION' }));
     }
   } catch (e) {
     for (const m of models) await m.close();

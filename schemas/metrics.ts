@@ -44,6 +44,8 @@ export const METRICS = {
     labelNames: ['member'],
     buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   },
+  inferenceRows: { type: 'counter', name: 'qt_inference_rows_total', help: 'Feature rows scored by a model', labelNames: ['member'] },
+  ensembleSignals: { type: 'counter', name: 'qt_ensemble_signals_total', help: 'Ensemble signals by direction', labelNames: ['signal'] },
   decisions: { type: 'counter', name: 'qt_decisions_total', help: 'Brain decisions', labelNames: ['outcome', 'reason'] },
   riskVerdicts: { type: 'counter', name: 'qt_risk_verdicts_total', help: 'Risk verdicts on order intents', labelNames: ['verdict', 'reason'] },
   orders: { type: 'counter', name: 'qt_orders_total', help: 'Order lifecycle events', labelNames: ['status', 'purpose'] },

@@ -66,11 +66,24 @@ export function isDlqTopic(topic: string): topic is DlqTopic {
   return topic.endsWith('.dlq');
 }
 
-/** The schema of any topic. */
+/** A topic name that is not a data topic or its `.dlq` (a typo, or a topic of another version): fixing needs a code change. */
+export class UnknownTopicError extends Error {
+  override readonly name = 'UnknownTopicError';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    /** What was looked up for the topic, e.g. `schema` or `journal table`. */
+    readonly purpose?: string,
+  ) {
+    super(purpose === undefined ? `unknown topic ${topic}` : `unknown topic ${topic} (no ${purpose})`);
+  }
+}
+
+/** The schema of any topic; UnknownTopicError for a name that is not one. */
 export function schemaOf<T extends TopicName>(topic: T): RecordSchema<Topics[T]> {
   if (isDlqTopic(topic)) return DeadLetterSchema as unknown as RecordSchema<Topics[T]>;
   const s = (DATA_TOPIC_SCHEMAS as Record<string, RecordSchema<unknown>>)[topic];
-  if (!s) throw new Error(`unknown topic ${topic}`);
+  if (!s) throw new UnknownTopicError(topic, 'schema');
   return s as RecordSchema<Topics[T]>;
 }
 

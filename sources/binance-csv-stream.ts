@@ -3,6 +3,7 @@
  * never the whole file in memory) and a k-way merge of many files by event time.
  */
 import { createReadStream } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { SourceRecord } from '../schemas/source-record.ts';
@@ -64,7 +65,8 @@ export type RowParser<T> = (fields: readonly string[], time: number, ctx: RowCon
 /** Streams one file's rows as record batches, filtered by time; unparsable rows come out as MALFORMED records. */
 export async function* fileBatches<T>(info: DataFileInfo, parse: RowParser<T>, opts: StreamOptions): AsyncGenerator<Batch<T>> {
   const timeCol = info.kind === 'klines' ? 0 : 4;
-  const ctx: RowContext = { source: `csv:${info.path}`, exchange: info.exchange, symbol: info.symbol, interval: info.interval ?? '', intervalMs: info.intervalMs ?? 0 };
+  // The source name goes into dead-letter ids: the absolute path, so a file gives the same ids however it was named.
+  const ctx: RowContext = { source: `csv:${resolve(info.path)}`, exchange: info.exchange, symbol: info.symbol, interval: info.interval ?? '', intervalMs: info.intervalMs ?? 0 };
   // Bars are merged by close time (their tsEvent), trades by trade time.
   const shift = info.intervalMs ?? 0;
   const from = opts.fromMs ?? -Infinity;

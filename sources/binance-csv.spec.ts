@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { firstValueFrom, lastValueFrom, take, toArray, type Observable, type SchedulerLike } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateBars } from '../operators/market/validate-bars.ts';
 import { validateTrades } from '../operators/market/validate-trades.ts';
 import type { Bar } from '../schemas/bar.ts';
 import type { SourceRecord } from '../schemas/source-record.ts';
@@ -158,6 +159,19 @@ describe('readTradeFiles', () => {
     expect(dl && !dl.ok && dl.deadLetter.payload.toString()).toBe('3360000003,abc,0.1,1,1704067200200,False,True');
   });
 
+  it('names the source by the absolute path, so a bad row gives the same dead-letter id via a relative path', async () => {
+    const abs = join(FIX, 'spot', 'BTCUSDT-trades-2024-01-01.csv');
+    const rel = relative(process.cwd(), abs);
+    expect(rel.startsWith('/')).toBe(false);
+    const clock = { now: () => 0 } as SchedulerLike;
+    const deadIds = async (path: string): Promise<string[]> =>
+      (await all(readTradeFiles(path).pipe(validateTrades({ allowedLatenessMs: 0, stage: 'ingest', scheduler: clock })))).flatMap((v) => (v.ok ? [] : [v.deadLetter.id]));
+    const [viaAbs, viaRel] = [await deadIds(abs), await deadIds(rel)];
+    expect(viaAbs).toHaveLength(2);
+    expect(viaRel).toEqual(viaAbs);
+    expect((await all(readTradeFiles(rel)))[0]!.source).toBe(`csv:${abs}`);
+  });
+
   it('errors with SourceFileError on a corrupt gzip file or a runaway line', async () => {
     const gz = await all(readTradeFiles(join(tmp, 'BTCUSDT-trades-2024-01-03.csv.gz'))).catch((e: unknown) => e);
     expect(gz).toMatchObject({ name: 'SourceFileError', reason: 'READ_FAILED' });
@@ -245,6 +259,35 @@ describe.skipIf(!haveData)('real Binance files in /work/shared/data (README valu
       validateTrades({ allowedLatenessMs: 0, stage: 'test', scheduler: clock, symbols: new Set(['binance:BTC/USDT']) }),
     ));
     expect(validated.filter((v) => !v.ok)).toEqual([]);
+  });
+
+  it('every trade file (spot and USD-M) passes validateTrades with the default sane-jump check', async () => {
+    const clock = { now: () => 0 } as SchedulerLike;
+    const out = await all(readTradeFiles(join(DATA, 'trades')).pipe(validateTrades({ allowedLatenessMs: 0, stage: 'test', scheduler: clock })));
+    expect(out.length).toBeGreaterThan(100_000);
+    expect(out.filter((v) => !v.ok).map((v) => !v.ok && `${v.deadLetter.reason} ${v.deadLetter.message}`)).toEqual([]);
+  });
+
+  it('every USD-M 1m kline file passes validateBars with the default sane-jump check (no dead letter)', async () => {
+    const clock = { now: () => 0 } as SchedulerLike;
+    const files = await listDataFiles(join(DATA, 'klines-1m', 'usdm'));
+    expect(files.length).toBeGreaterThanOrEqual(20);
+    const out = await all(readKlineFiles(files).pipe(validateBars({ allowedLatenessMs: 0, stage: 'test', scheduler: clock })));
+    expect(out.length).toBeGreaterThan(700_000);
+    expect(out.filter((v) => !v.ok).map((v) => !v.ok && `${v.deadLetter.reason} ${v.deadLetter.message}`)).toEqual([]);
+  });
+
+  it('every spot 1m kline file passes too, BTCUSDT of May and October 2021 read together (21 % apart across 5 months)', async () => {
+    // The largest one-minute moves here are 19.3 % (AVAXUSDT wick, 2021-04-23) and 18.8 % (DOGEUSDT, 2021-04-16).
+    const clock = { now: () => 0 } as SchedulerLike;
+    const out = await all(readKlineFiles(join(DATA, 'klines-1m', 'spot')).pipe(validateBars({ allowedLatenessMs: 0, stage: 'test', scheduler: clock })));
+    expect(out.length).toBeGreaterThan(900_000);
+    expect(out.filter((v) => !v.ok).map((v) => !v.ok && `${v.deadLetter.reason} ${v.deadLetter.message}`)).toEqual([]);
+    // Held to 20 % without the widening across the gap, every October bar would have been refused.
+    const btc = await all(readKlineFiles(join(DATA, 'klines-1m', 'spot'), { symbols: ['BTCUSDT'] }).pipe(
+      validateBars({ allowedLatenessMs: 0, stage: 'test', scheduler: clock, jumpWindowMs: 365 * 86_400_000 }),
+    ));
+    expect(btc.filter((v) => !v.ok).map((v) => !v.ok && v.deadLetter.reason)).toEqual(Array<string>(10).fill('PRICE_JUMP'));
   });
 
   it('USD-M ETHUSDT trades 2024-08-09: 25 rows, ids 4308082574 to 4308082598', async () => {

@@ -1,7 +1,19 @@
 import type { SchedulerLike } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { deriveId } from '../../schemas/ids.ts';
-import { edgeDeadLetter, instrumentIndex, numericId, PerInstrument, SeenWindow } from './edge-validation.ts';
+import {
+  advanceReference,
+  allowedJump,
+  DEFAULT_MAX_JUMP,
+  edgeDeadLetter,
+  emptyReference,
+  excessJump,
+  instrumentIndex,
+  jumpLimits,
+  numericId,
+  PerInstrument,
+  SeenWindow,
+} from './edge-validation.ts';
 
 const clock = { now: () => 5000 } as SchedulerLike;
 
@@ -109,5 +121,42 @@ describe('numericId', () => {
     expect(numericId('-1')).toBe('-1');
     expect(numericId('1234567890123456')).toBe('1234567890123456');
     expect(numericId('abc')).toBe('abc');
+  });
+});
+
+describe('the sane-jump check', () => {
+  const limits = jumpLimits(DEFAULT_MAX_JUMP, 60_000, 'test');
+
+  it('allows maxJump within the window and widens it with the square root of the time past it', () => {
+    expect(DEFAULT_MAX_JUMP).toBe(0.2);
+    expect(allowedJump(limits, -5000)).toBe(0.2);
+    expect(allowedJump(limits, 60_000)).toBe(0.2);
+    expect(allowedJump(limits, 240_000)).toBeCloseTo(0.4, 12);
+    expect(allowedJump(limits, 3_600_000)).toBeCloseTo(0.2 * Math.sqrt(60), 12);
+  });
+
+  it('gives the excess move, or 0 within the limit and without a reference', () => {
+    const ref = emptyReference();
+    expect(excessJump(ref, 0, 1e9, limits)).toBe(0);
+    advanceReference(ref, 1000, 100);
+    expect(excessJump(ref, 2000, 119, limits)).toBe(0);
+    expect(excessJump(ref, 2000, 79, limits)).toBeCloseTo(0.21, 12);
+    expect(excessJump(ref, 241_000, 139, limits)).toBe(0);
+    expect(excessJump(ref, 2000, 1e9, jumpLimits(Number.POSITIVE_INFINITY, 1, 't'))).toBe(0);
+  });
+
+  it('moves the reference forward in event time only', () => {
+    const ref = emptyReference();
+    advanceReference(ref, 2000, 100);
+    advanceReference(ref, 1500, 90);
+    expect(ref).toEqual({ price: 100, ts: 2000 });
+    advanceReference(ref, 2000, 101);
+    expect(ref).toEqual({ price: 101, ts: 2000 });
+  });
+
+  it('refuses bad limits when an operator is made', () => {
+    expect(() => jumpLimits(0, 1, 'op')).toThrow(/op: maxJump/);
+    expect(() => jumpLimits(Number.NaN, 1, 'op')).toThrow(RangeError);
+    expect(() => jumpLimits(0.2, 0, 'op')).toThrow(/jumpWindowMs/);
   });
 });

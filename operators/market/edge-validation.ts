@@ -1,6 +1,6 @@
 /**
  * Shared pieces of the edge validators (validate-trades, validate-bars): the dead letter of a refused record, the
- * known-instrument lookup and a bounded window of recently seen keys for duplicate detection.
+ * known-instrument lookup, a bounded window of recently seen keys for duplicate detection and the sane-jump check.
  */
 import type { SchedulerLike } from 'rxjs';
 import type { DeadLetter } from '../../schemas/dead-letter.ts';
@@ -123,6 +123,66 @@ export class SeenWindow<K extends string | number> {
     this.set.delete(k);
     if (typeof k === 'number' && k > this.forgottenHigh) this.forgottenHigh = k;
   }
+}
+
+/** Largest relative move from an instrument's last valid price, by default: 0.2 = 20 %. */
+export const DEFAULT_MAX_JUMP = 0.2;
+
+/** The sane-jump limits of an edge validator. */
+export interface JumpLimits {
+  /** Largest relative move |p / ref - 1| from the last valid price within `windowMs`; Infinity turns the check off. */
+  readonly maxJump: number;
+  /** Event time over which `maxJump` holds; past it the limit widens with the square root of the elapsed time. */
+  readonly windowMs: number;
+}
+
+/** Checks jump options once, when an operator is made: maxJump a positive fraction (or Infinity), windowMs > 0. */
+export function jumpLimits(maxJump: number, windowMs: number, what: string): JumpLimits {
+  if (!(maxJump > 0)) throw new RangeError(`${what}: maxJump must be a positive fraction (0.2 = 20 %) or Infinity, got ${maxJump}`);
+  if (!(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError(`${what}: jumpWindowMs must be a positive number of ms, got ${windowMs}`);
+  return { maxJump, windowMs };
+}
+
+/** The last valid price of an instrument and its event time: the reference of the jump check (NaN before any). */
+export interface PriceReference {
+  price: number;
+  ts: number;
+}
+
+/** A reference that holds no price yet: the first valid price of an instrument is taken as it is. */
+export function emptyReference(): PriceReference {
+  return { price: Number.NaN, ts: -Infinity };
+}
+
+/**
+ * The largest relative move allowed `elapsedMs` after the reference: `maxJump` within the window, then growing with
+ * the square root of the elapsed time (how far a random walk spreads). A genuine move across a gap in the data (an
+ * outage, a pause in trading, two files months apart) thus passes once enough time lies between, and a run of
+ * refusals cannot lock an instrument out for good, since a refused record never moves the reference.
+ */
+export function allowedJump(limits: JumpLimits, elapsedMs: number): number {
+  return elapsedMs <= limits.windowMs ? limits.maxJump : limits.maxJump * Math.sqrt(elapsedMs / limits.windowMs);
+}
+
+/** The relative move of a price from the reference when it is more than allowed at tsEvent, else 0 (also with no reference). */
+export function excessJump(ref: PriceReference, tsEvent: number, price: number, limits: JumpLimits): number {
+  const move = Math.abs(price / ref.price - 1);
+  // NaN (no reference yet) and moves within maxJump pass here, without the square root.
+  if (!(move > limits.maxJump)) return 0;
+  return move > allowedJump(limits, tsEvent - ref.ts) ? move : 0;
+}
+
+/** The message of a PRICE_JUMP dead letter. */
+export function jumpMessage(name: string, price: number, move: number, ref: PriceReference, tsEvent: number, limits: JumpLimits, key: string): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(2)} %`;
+  return `${name} ${price} moves ${pct(move)} from ${ref.price}, the last valid price of ${key} (${tsEvent - ref.ts} ms before), more than the ${pct(allowedJump(limits, tsEvent - ref.ts))} allowed`;
+}
+
+/** Moves the reference to a price that passed, unless it is older than the reference (a late record inside the horizon). */
+export function advanceReference(ref: PriceReference, tsEvent: number, price: number): void {
+  if (tsEvent < ref.ts) return;
+  ref.price = price;
+  ref.ts = tsEvent;
 }
 
 /** A trade id as a number when it is a canonical non-negative integer below 2^53 (Binance ids are), else the string. */

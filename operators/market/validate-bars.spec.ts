@@ -92,7 +92,8 @@ describe('validateBars: one test per reason', () => {
   it('exports the fixed list of reasons', () => {
     expect(BAR_REJECT_REASONS).toContain('DUPLICATE_BAR');
     expect(BAR_REJECT_REASONS).toContain('LATE');
-    expect(BAR_REJECT_REASONS.length).toBe(11);
+    expect(BAR_REJECT_REASONS).toContain('PRICE_JUMP');
+    expect(BAR_REJECT_REASONS.length).toBe(12);
   });
 
   it('MALFORMED: unparsed records and bars with an unknown interval or non-integer times', () => {
@@ -147,6 +148,55 @@ describe('validateBars: one test per reason', () => {
   it('DUPLICATE_BAR: the same open time twice for one instrument', () => {
     const rs = [rec(bar({ openTime: T0 })), rec(bar({ openTime: T0, symbol: 'ETH/USDT' })), rec(bar({ openTime: T0, close: 108 }))];
     expect(reasons(runSync(rs))).toEqual(['ok', 'ok', 'DUPLICATE_BAR']);
+  });
+});
+
+describe('validateBars: PRICE_JUMP (open, high, low, close against the previous valid close)', () => {
+  /** A 1m bar at minute i with the given prices (high and low default to the body). */
+  const at = (i: number, open: number, close: number, o: Partial<Record<keyof Bar, unknown>> = {}): SourceRecord<Bar> =>
+    rec(bar({ openTime: T0 + i * M, open, close, high: Math.max(open, close), low: Math.min(open, close), ...o }));
+
+  it('refuses a bar whose open, high, low or close is more than 20 % from the previous valid close, by default', () => {
+    const after100 = (next: SourceRecord<Bar>): Validated<Bar> => runSync([at(0, 100, 100), next])[1]!;
+    const cases = [
+      at(1, 100, 119.9), // close +19.9 %
+      at(1, 100, 80.1), // close -19.9 %
+      at(1, 100, 100, { high: 120.5 }),
+      at(1, 100, 100, { low: 79.5 }),
+      at(1, 121, 110),
+      at(1, 110, 121), // high and close +21 %: named by the first field checked (open, high, low, close)
+    ].map(after100);
+    expect(reasons(cases)).toEqual(['ok', 'ok', 'PRICE_JUMP', 'PRICE_JUMP', 'PRICE_JUMP', 'PRICE_JUMP']);
+    expect(cases.slice(2).map((v) => !v.ok && v.deadLetter.message.split(' ')[0])).toEqual(['high', 'low', 'open', 'high']);
+    const r = at(1, 100, 100, { high: 130 });
+    expect(runSync([at(0, 100, 100), r])[1]).toEqual(dead(r, 'PRICE_JUMP', 7));
+  });
+
+  it('does not let a refused bar\'s close become the reference', () => {
+    // If the 150 bar moved the reference, the second one would pass and the 101 bar would be refused.
+    expect(reasons(runSync([at(0, 100, 100), at(1, 150, 150), at(2, 150, 150), at(3, 101, 101)]))).toEqual(['ok', 'PRICE_JUMP', 'PRICE_JUMP', 'ok']);
+  });
+
+  it('keeps one reference per instrument and takes maxJump from the options (Infinity: off)', () => {
+    expect(reasons(runSync([at(0, 100, 100), at(0, 3000, 3000, { symbol: 'ETH/USDT' }), at(1, 100, 101)]))).toEqual(['ok', 'ok', 'ok']);
+    expect(reasons(runSync([at(0, 100, 100), at(1, 100, 104), at(2, 104, 110)], { maxJump: 0.05 }))).toEqual(['ok', 'ok', 'PRICE_JUMP']);
+    expect(reasons(runSync([at(0, 100, 100), at(1, 1000, 1000)], { maxJump: Number.POSITIVE_INFINITY }))).toEqual(['ok', 'ok']);
+    expect(() => validateBars({ allowedLatenessMs: 0, stage: 'ingest', scheduler: { now: () => 0 } as SchedulerLike, maxJump: 0 })).toThrow(RangeError);
+    expect(() => validateBars({ allowedLatenessMs: 0, stage: 'ingest', scheduler: { now: () => 0 } as SchedulerLike, jumpWindowMs: -1 })).toThrow(RangeError);
+  });
+
+  it('widens the limit across a gap in the bars: one interval by default, or jumpWindowMs', () => {
+    // 30 % after a one-bar step is refused; after a 4-minute hole (0.2 * sqrt(5) = 44.7 %) it passes.
+    expect(reasons(runSync([at(0, 100, 100), at(1, 130, 130)]))).toEqual(['ok', 'PRICE_JUMP']);
+    expect(reasons(runSync([at(0, 100, 100), at(5, 130, 130)]))).toEqual(['ok', 'ok']);
+    expect(reasons(runSync([at(0, 100, 100), at(5, 130, 130)], { jumpWindowMs: 10 * M }))).toEqual(['ok', 'PRICE_JUMP']);
+    // 5m bars: the window is five minutes, so a step of one bar is held to 20 %.
+    const five = (i: number, p: number): SourceRecord<Bar> => rec(bar({ interval: '5m', openTime: T0 + i * 5 * M, tsEvent: T0 + (i + 1) * 5 * M, open: p, close: p, high: p, low: p }));
+    expect(reasons(runSync([five(0, 100), five(1, 125)]))).toEqual(['ok', 'PRICE_JUMP']);
+  });
+
+  it('checks the jump only after the other reasons', () => {
+    expect(reasons(runSync([at(0, 100, 100), at(0, 500, 500)]))).toEqual(['ok', 'DUPLICATE_BAR']);
   });
 });
 

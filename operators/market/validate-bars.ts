@@ -1,7 +1,20 @@
 import { defer, map, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Bar } from '../../schemas/bar.ts';
 import type { SourceRecord, Validated } from '../../schemas/source-record.ts';
-import { edgeDeadLetter, instrumentIndex, PerInstrument, SeenWindow } from './edge-validation.ts';
+import {
+  advanceReference,
+  DEFAULT_MAX_JUMP,
+  edgeDeadLetter,
+  emptyReference,
+  excessJump,
+  instrumentIndex,
+  jumpLimits,
+  jumpMessage,
+  PerInstrument,
+  SeenWindow,
+  type JumpLimits,
+  type PriceReference,
+} from './edge-validation.ts';
 
 /** Why a bar is refused at the edge. */
 export const BAR_REJECT_REASONS = [
@@ -16,6 +29,7 @@ export const BAR_REJECT_REASONS = [
   'MISALIGNED_TIME',
   'LATE',
   'DUPLICATE_BAR',
+  'PRICE_JUMP',
 ] as const;
 /** A bar refusal reason. */
 export type BarRejectReason = (typeof BAR_REJECT_REASONS)[number];
@@ -30,6 +44,17 @@ export interface ValidateBarsOptions {
   readonly stage: string;
   /** Stamps tsInit of dead letters (and their tsEvent when the record has none). */
   readonly scheduler: SchedulerLike;
+  /**
+   * Largest relative move of open, high, low or close from the previous valid close of the instrument, |p / ref - 1|
+   * (default 0.2 = 20 %); a bar beyond it is refused as PRICE_JUMP and its close does not become the reference.
+   * Infinity turns the check off.
+   */
+  readonly maxJump?: number;
+  /**
+   * Event time over which maxJump holds (default: the bar's own interval, so between consecutive bars); across a gap
+   * the limit widens with the square root of the elapsed time (see allowedJump in edge-validation.ts).
+   */
+  readonly jumpWindowMs?: number;
 }
 
 const MINUTE = 60_000;
@@ -48,20 +73,33 @@ const BAR_REASONS: ReadonlySet<string> = new Set(BAR_REJECT_REASONS);
 interface InstrumentState {
   maxTs: number;
   readonly seen: SeenWindow<number>;
+  /** The previous valid close. */
+  readonly ref: PriceReference;
 }
 
 /**
  * Validates raw bars at the edge: a bar that is well formed, with finite positive prices, high and low around the
  * open-close body, non-negative volumes, an open time on its interval boundary and tsEvent = openTime + interval, of a
- * known instrument, within the lateness horizon and not seen before passes untouched; anything else becomes a dead
- * letter with its reason. State is per subscription and per instrument.
+ * known instrument, within the lateness horizon, not seen before and with open, high, low and close within maxJump of
+ * the previous valid close passes untouched; anything else becomes a dead letter with its reason. State is per
+ * subscription and per instrument; only a bar that passes moves the reference close.
  */
 export function validateBars(opts: ValidateBarsOptions): OperatorFunction<SourceRecord<Bar>, Validated<Bar>> {
   const known = instrumentIndex(opts.symbols);
   const lateness = opts.allowedLatenessMs;
+  const maxJump = opts.maxJump ?? DEFAULT_MAX_JUMP;
+  // The options are checked here, once. Without a window each bar's own interval is its window (limits made once per interval).
+  const given = jumpLimits(maxJump, opts.jumpWindowMs ?? MINUTE, 'validateBars');
+  const perInterval = new Map<number, JumpLimits>();
+  const limitsOf = (step: number): JumpLimits => {
+    if (opts.jumpWindowMs !== undefined) return given;
+    let l = perInterval.get(step);
+    if (!l) perInterval.set(step, (l = jumpLimits(maxJump, step, 'validateBars')));
+    return l;
+  };
   return (source) =>
     defer(() => {
-      const states = new PerInstrument<InstrumentState>(() => ({ maxTs: -Infinity, seen: new SeenWindow<number>(100_000) }));
+      const states = new PerInstrument<InstrumentState>(() => ({ maxTs: -Infinity, seen: new SeenWindow<number>(100_000), ref: emptyReference() }));
 
       const refuse = (rec: SourceRecord<Bar>, b: Bar | null, reason: string, message: string): Validated<Bar> => ({
         ok: false,
@@ -113,6 +151,12 @@ export function validateBars(opts: ValidateBarsOptions): OperatorFunction<Source
         if (tsEvent < st.maxTs - lateness) {
           return refuse(rec, b, 'LATE', `tsEvent ${tsEvent} is more than ${lateness} ms behind ${st.maxTs} for ${exchange}:${symbol}`);
         }
+        const limits = limitsOf(step);
+        for (const [name, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
+          const move = excessJump(st.ref, tsEvent, v, limits);
+          if (move > 0) return refuse(rec, b, 'PRICE_JUMP', jumpMessage(name, v, move, st.ref, tsEvent, limits, `${exchange}:${symbol}`));
+        }
+        advanceReference(st.ref, tsEvent, close);
         if (tsEvent > st.maxTs) {
           st.maxTs = tsEvent;
           st.seen.evictBefore(tsEvent - lateness);

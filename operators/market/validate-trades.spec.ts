@@ -89,6 +89,7 @@ describe('validateTrades: one test per reason', () => {
   it('exports the fixed list of reasons', () => {
     expect(TRADE_REJECT_REASONS).toEqual([
       'MALFORMED', 'NON_FINITE_PRICE', 'NON_POSITIVE_PRICE', 'NON_FINITE_SIZE', 'NON_POSITIVE_SIZE', 'UNKNOWN_SYMBOL', 'LATE', 'DUPLICATE_TRADE_ID',
+      'PRICE_JUMP',
     ]);
   });
 
@@ -163,6 +164,77 @@ describe('validateTrades: one test per reason', () => {
       rec(trade({ tradeId: '2', tsEvent: 1100 })),
     ];
     expect(reasons(runSync(rs))).toEqual(['ok', 'NON_POSITIVE_PRICE', 'ok']);
+  });
+});
+
+describe('validateTrades: PRICE_JUMP (sane jump from the last valid price)', () => {
+  /** Trades of one instrument at these prices, one second apart, ids 1.. */
+  const walk = (prices: readonly number[], o: Partial<Record<keyof Trade, unknown>> = {}): SourceRecord<Trade>[] =>
+    prices.map((price, i) => rec(trade({ tradeId: String(i + 1), tsEvent: 1000 + i * 1000, price, ...o })));
+
+  it('refuses a move of more than 20 % from the last valid price by default, in either direction', () => {
+    expect(reasons(runSync(walk([100, 119.9, 100, 80.1, 96, 116, 96, 76.5])))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'PRICE_JUMP', 'ok', 'PRICE_JUMP']);
+  });
+
+  it('writes a dead letter with the reason, key, time and both prices', () => {
+    const rs = walk([100, 150]);
+    const [, v] = runSync(rs);
+    expect(v).toEqual(dead(rs[1]!, 'PRICE_JUMP', 42));
+    expect(!v!.ok && v!.deadLetter.message).toMatch(/^price 150 moves 50\.00 % from 100, the last valid price of binance:BTC\/USDT .*20\.00 % allowed$/);
+  });
+
+  it('does not let a refused trade become the reference', () => {
+    // If the first 150 moved the reference, the second would pass and 105 would then be refused.
+    expect(reasons(runSync(walk([100, 150, 150, 105, 125])))).toEqual(['ok', 'PRICE_JUMP', 'PRICE_JUMP', 'ok', 'ok']);
+  });
+
+  it('keeps one reference per instrument', () => {
+    const rs = [...walk([100]), ...walk([3000], { symbol: 'ETH/USDT' }), rec(trade({ tradeId: '9', tsEvent: 5000, price: 101 }))];
+    expect(reasons(runSync(rs))).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('takes maxJump from the options; Infinity turns the check off', () => {
+    expect(reasons(runSync(walk([100, 104, 110]), { maxJump: 0.05 }))).toEqual(['ok', 'ok', 'PRICE_JUMP']);
+    expect(reasons(runSync(walk([100, 1000, 1]), { maxJump: Number.POSITIVE_INFINITY }))).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('refuses options that are not a positive fraction and a positive window', () => {
+    for (const o of [{ maxJump: 0 }, { maxJump: -0.1 }, { maxJump: Number.NaN }, { jumpWindowMs: 0 }, { jumpWindowMs: Number.POSITIVE_INFINITY }]) {
+      expect(() => validateTrades({ allowedLatenessMs: 0, stage: 'ingest', scheduler: fixedClock, ...o })).toThrow(RangeError);
+    }
+  });
+
+  it('widens the limit with the square root of the silence past jumpWindowMs, so a genuine move after a gap passes', () => {
+    const at = (tsEvent: number, price: number, id: string): SourceRecord<Trade> => rec(trade({ tradeId: id, tsEvent, price }));
+    // 35 % after 30 s is refused; after 4 minutes (4 windows: 0.2 * sqrt(4) = 40 %) it passes.
+    expect(reasons(runSync([at(0, 100, '1'), at(30_000, 135, '2')]))).toEqual(['ok', 'PRICE_JUMP']);
+    expect(reasons(runSync([at(0, 100, '1'), at(240_000, 135, '2')]))).toEqual(['ok', 'ok']);
+    // A price ten times the last one is still refused an hour later (0.2 * sqrt(60) = 155 %).
+    expect(reasons(runSync([at(0, 100, '1'), at(3_600_000, 1000, '2')]))).toEqual(['ok', 'PRICE_JUMP']);
+  });
+
+  it('cannot lock an instrument out: a new level is accepted once enough time has passed since the last valid price', () => {
+    // The market moves 30 % while the feed is silent, then trades every 10 s at the new level. 0.2 * sqrt(t / 60 s)
+    // reaches 30 % at t = 135 s, so trades before that are refused (and never become the reference), later ones pass.
+    const rs = [rec(trade({ tradeId: '1', tsEvent: 0, price: 100 }))];
+    for (let i = 1; i <= 20; i++) rs.push(rec(trade({ tradeId: String(i + 1), tsEvent: i * 10_000, price: 130 })));
+    const out = reasons(runSync(rs, { allowedLatenessMs: 1000 }));
+    expect(out).toEqual(['ok', ...Array<string>(13).fill('PRICE_JUMP'), ...Array<string>(7).fill('ok')]);
+  });
+
+  it('compares with the newest valid price: a late trade inside the horizon does not move the reference back', () => {
+    const rs = [
+      rec(trade({ tradeId: '1', tsEvent: 1000, price: 100 })),
+      rec(trade({ tradeId: '3', tsEvent: 2000, price: 110 })),
+      rec(trade({ tradeId: '2', tsEvent: 1500, price: 100.5 })), // late but inside the horizon: passes
+      rec(trade({ tradeId: '4', tsEvent: 2100, price: 131 })), // 19.1 % from 110 (30 % from 100.5)
+    ];
+    expect(reasons(runSync(rs, { allowedLatenessMs: 1000 }))).toEqual(['ok', 'ok', 'ok', 'ok']);
+  });
+
+  it('checks the jump only after the other reasons (a duplicate stays a duplicate)', () => {
+    const rs = [rec(trade({ tradeId: '1', price: 100 })), rec(trade({ tradeId: '1', price: 500 }))];
+    expect(reasons(runSync(rs))).toEqual(['ok', 'DUPLICATE_TRADE_ID']);
   });
 });
 

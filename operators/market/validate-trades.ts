@@ -1,7 +1,20 @@
 import { defer, map, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { SourceRecord, Validated } from '../../schemas/source-record.ts';
 import type { Trade } from '../../schemas/trade.ts';
-import { edgeDeadLetter, instrumentIndex, numericId, PerInstrument, SeenWindow } from './edge-validation.ts';
+import {
+  advanceReference,
+  DEFAULT_MAX_JUMP,
+  edgeDeadLetter,
+  emptyReference,
+  excessJump,
+  instrumentIndex,
+  jumpLimits,
+  jumpMessage,
+  numericId,
+  PerInstrument,
+  SeenWindow,
+  type PriceReference,
+} from './edge-validation.ts';
 
 /** Why a trade is refused at the edge. */
 export const TRADE_REJECT_REASONS = [
@@ -13,6 +26,7 @@ export const TRADE_REJECT_REASONS = [
   'UNKNOWN_SYMBOL',
   'LATE',
   'DUPLICATE_TRADE_ID',
+  'PRICE_JUMP',
 ] as const;
 /** A trade refusal reason. */
 export type TradeRejectReason = (typeof TRADE_REJECT_REASONS)[number];
@@ -34,29 +48,45 @@ export interface ValidateTradesOptions {
   readonly numericIdsIncrease?: boolean;
   /** Most trade ids remembered per instrument for duplicate detection (default 100,000). */
   readonly maxRememberedIds?: number;
+  /**
+   * Largest relative move of a price from the last valid price of its instrument, |p / ref - 1| (default 0.2 = 20 %);
+   * a trade beyond it is refused as PRICE_JUMP and does not become the reference. Infinity turns the check off.
+   */
+  readonly maxJump?: number;
+  /**
+   * Event time over which maxJump holds (default 60,000 ms); after a longer silence the limit widens with the square
+   * root of the elapsed time, so a genuine move across a gap passes (see allowedJump in edge-validation.ts).
+   */
+  readonly jumpWindowMs?: number;
 }
+
+/** Default jumpWindowMs of validateTrades: one minute. */
+export const DEFAULT_TRADE_JUMP_WINDOW_MS = 60_000;
 
 interface InstrumentState {
   maxTs: number;
   readonly seen: SeenWindow<number | string>;
+  readonly ref: PriceReference;
 }
 
 const TRADE_REASONS: ReadonlySet<string> = new Set(TRADE_REJECT_REASONS);
 
 /**
  * Validates raw trades at the edge: a trade that is well formed, finite and positive, of a known instrument, not later
- * than the lateness horizon and not seen before passes untouched; any other record becomes a dead letter with its
- * reason. Nothing is thrown and nothing valid is dropped. State is per subscription and per instrument: the newest
- * tsEvent and the trade ids inside the lateness horizon.
+ * than the lateness horizon, not seen before and within maxJump of the last valid price passes untouched; any other
+ * record becomes a dead letter with its reason. Nothing is thrown and nothing valid is dropped. State is per
+ * subscription and per instrument: the newest tsEvent, the trade ids inside the lateness horizon and the last valid
+ * price (only a trade that passes moves it).
  */
 export function validateTrades(opts: ValidateTradesOptions): OperatorFunction<SourceRecord<Trade>, Validated<Trade>> {
   const known = instrumentIndex(opts.symbols);
   const lateness = opts.allowedLatenessMs;
   const increasing = opts.numericIdsIncrease ?? true;
   const capacity = opts.maxRememberedIds ?? 100_000;
+  const limits = jumpLimits(opts.maxJump ?? DEFAULT_MAX_JUMP, opts.jumpWindowMs ?? DEFAULT_TRADE_JUMP_WINDOW_MS, 'validateTrades');
   return (source) =>
     defer(() => {
-      const states = new PerInstrument<InstrumentState>(() => ({ maxTs: -Infinity, seen: new SeenWindow(capacity) }));
+      const states = new PerInstrument<InstrumentState>(() => ({ maxTs: -Infinity, seen: new SeenWindow(capacity), ref: emptyReference() }));
 
       const refuse = (rec: SourceRecord<Trade>, t: Trade | null, reason: TradeRejectReason | string, message: string): Validated<Trade> => ({
         ok: false,
@@ -100,6 +130,9 @@ export function validateTrades(opts: ValidateTradesOptions): OperatorFunction<So
         if (increasing && typeof id === 'number' && id <= st.seen.forgottenHigh) {
           return refuse(rec, t, 'DUPLICATE_TRADE_ID', `trade id ${t.tradeId} is at or below ${st.seen.forgottenHigh}, already seen or too old, for ${exchange}:${symbol}`);
         }
+        const move = excessJump(st.ref, tsEvent, price, limits);
+        if (move > 0) return refuse(rec, t, 'PRICE_JUMP', jumpMessage('price', price, move, st.ref, tsEvent, limits, `${exchange}:${symbol}`));
+        advanceReference(st.ref, tsEvent, price);
         if (tsEvent > st.maxTs) {
           st.maxTs = tsEvent;
           st.seen.evictBefore(tsEvent - lateness);

@@ -9,6 +9,7 @@ import { FakeModel } from '../../models/testing/fake-model.ts';
 import { FEATURE_NAMES, FEATURE_SET, featureIndex } from '../../operators/features/feature-set.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { DeadLetterSchema, type DeadLetter } from '../../schemas/dead-letter.ts';
+import { METRICS, type MetricDef } from '../../schemas/metrics.ts';
 import type { EnsembleSignal } from '../../schemas/ensemble-signal.ts';
 import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import type { ModelVote } from '../../schemas/model-vote.ts';
@@ -133,6 +134,21 @@ describe('ensembleEpic with FakeModel test doubles', () => {
       ['qt_inference_duration_seconds', { member: 's' }, 0.002],
     ]);
     expect(observed.filter(([n]) => n === 'qt_inference_rows_total').map(([, , v]) => v)).toEqual([2, 2, 2, 1, 1, 1]);
+  });
+
+  it('registers its metrics from the standard definitions (METRICS), names, help, labels and buckets alike', () => {
+    const registered: MetricDef[] = [];
+    const meter: Meter = {
+      counter: (name, help, labelNames = []) => (registered.push({ type: 'counter', name, help, labelNames: [...labelNames] }), { inc: () => undefined }),
+      gauge: (name, help, labelNames = []) => (registered.push({ type: 'gauge', name, help, labelNames: [...labelNames] }), { set: () => undefined }),
+      histogram: (name, help, buckets, labelNames = []) => (
+        registered.push({ type: 'histogram', name, help, labelNames: [...labelNames], buckets: [...buckets] }), { observe: () => undefined }
+      ),
+    };
+    ensembleEpic({ vectors: from([]) }, { models: [champA()], scheduler: clock(), meter });
+    const byName = new Map(Object.values(METRICS).map((d): [string, MetricDef] => [d.name, d]));
+    expect(registered.map((r) => r.name).sort()).toEqual(['qt_ensemble_signals_total', 'qt_inference_duration_seconds', 'qt_inference_rows_total']);
+    for (const r of registered) expect(r).toEqual(byName.get(r.name));
   });
 
   it('follows the model: LONG when the champion puts most mass on UP', async () => {

@@ -11,6 +11,7 @@ import type { DeadLetter } from '../../schemas/dead-letter.ts';
 import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signal.ts';
 import { FeatureVectorSchema, type FeatureVector } from '../../schemas/feature-vector.ts';
 import { deriveId } from '../../schemas/ids.ts';
+import { defineCounter, defineHistogram, METRICS } from '../../schemas/metrics.ts';
 import type { ModelVote } from '../../schemas/model-vote.ts';
 import { out, type Meter, type Outgoing } from '../../schemas/ports.ts';
 
@@ -43,7 +44,6 @@ export interface EnsembleDeps {
   readonly stopwatch?: () => number;
 }
 
-const LATENCY_BUCKETS = [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const vectorCodec = codecFor(FeatureVectorSchema);
 const iAtr = featureIndex('atr_pct_14');
 const iVol = featureIndex('rvol_30');
@@ -98,9 +98,9 @@ export function ensembleEpic(inputs: { readonly vectors: Observable<FeatureVecto
     }
   }
   const stopwatch = deps.stopwatch ?? (() => performance.now()); // arch-allow: stopwatch (metrics only)
-  const latency = meter.histogram('qt_inference_duration_seconds', 'Time of one predict() over a micro-batch', LATENCY_BUCKETS, ['member']);
-  const inferred = meter.counter('qt_inference_rows_total', 'Feature rows scored by a model', ['member']);
-  const signals = meter.counter('qt_ensemble_signals_total', 'Ensemble signals by direction', ['signal']);
+  const latency = defineHistogram(meter, METRICS.inferenceDuration);
+  const inferred = defineCounter(meter, METRICS.inferenceRows);
+  const signals = defineCounter(meter, METRICS.ensembleSignals);
   const weightOf = (m: ClassifierModel): number => deps.weights?.[m.member] ?? 1;
 
   const reject = (v: FeatureVector): [VectorRejection, string] | null => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { EncodeError } from '../../schemas/codec.ts';
 import type { Meter } from '../../schemas/ports.ts';
-import { BufferedJournal, converterFor, hasFormatClause, trimStatement, type JournalBackend, type ResultColumn } from './buffered-journal.ts';
+import { BufferedJournal, converterFor, hasFormatClause, parseJsonFormat, trimStatement, type JournalBackend, type ResultColumn } from './buffered-journal.ts';
 import { JournalClosedError, JournalOpenError, JournalQueryError, JournalWriteError } from './errors.ts';
 import type { Row } from './rows.ts';
 import { sampleMessages } from './test-messages.ts';
@@ -134,8 +135,8 @@ describe('BufferedJournal', () => {
     const j = new BufferedJournal(new FakeBackend(), { ddl: [] });
     const bad = { ...sampleMessages(0)['md.trades.v1'] } as never;
     const dl = { id: 'x', payload: 'not bytes' } as never;
-    await expect(j.write('md.trades.v1.dlq', [dl])).rejects.toThrow(TypeError);
-    await expect(j.write('no.such.topic' as never, [bad])).rejects.toThrow('no journal table for topic no.such.topic');
+    await expect(j.write('md.trades.v1.dlq', [dl])).rejects.toThrow(EncodeError);
+    await expect(j.write('no.such.topic' as never, [bad])).rejects.toMatchObject({ name: 'UnknownTopicError', topic: 'no.such.topic', retriable: false });
   });
 
   it('maps decisions to two tables: the decision and one row per member', async () => {
@@ -234,5 +235,24 @@ describe('query helpers', () => {
     expect(converterFor('String')).toBeUndefined();
     expect(converterFor('Int32')).toBeUndefined();
     expect(converterFor("DateTime64(3, 'UTC')")).toBeUndefined();
+  });
+});
+
+describe('parseJsonFormat', () => {
+  it('reads ClickHouse JSON and gives nothing for an empty result', () => {
+    expect(parseJsonFormat('{"meta":[{"name":"x","type":"UInt8"}],"data":[{"x":1}]}', 'SELECT 1 AS x')).toEqual({ meta: [{ name: 'x', type: 'UInt8' }], data: [{ x: 1 }] });
+    expect(parseJsonFormat(' \n', 'CREATE TABLE t')).toEqual({ meta: [], data: [] });
+  });
+
+  it('refuses output that is not JSON with a JournalQueryError that is not retriable', () => {
+    let e: unknown;
+    try {
+      parseJsonFormat('x\n1\n', 'SELECT 1 AS x FORMAT CSVWithNames');
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(JournalQueryError);
+    expect(e).toMatchObject({ name: 'JournalQueryError', operation: 'query', retriable: false, sql: 'SELECT 1 AS x FORMAT CSVWithNames' });
+    expect((e as Error).message).toMatch(/not JSON/);
   });
 });

@@ -2,7 +2,7 @@ import type { Counter, Journal, Meter } from '../../schemas/ports.ts';
 import type { TopicName, Topics } from '../../schemas/topics.ts';
 import { METRICS, defineCounter } from '../../schemas/metrics.ts';
 import { loadDdl, type DdlStatement } from './ddl.ts';
-import { JournalClosedError, JournalOpenError, JournalWriteError, toJournalError } from './errors.ts';
+import { JournalClosedError, JournalOpenError, JournalQueryError, JournalWriteError, toJournalError } from './errors.ts';
 import { mapRows, type Row } from './rows.ts';
 import { JOURNAL_DB, JOURNAL_TABLES, columnsOf, type JournalTable } from './tables.ts';
 
@@ -60,14 +60,21 @@ export const INSERT_SETTINGS = {
   input_format_null_as_default: 0,
 } as const;
 
-/** Parses ClickHouse's JSON output format; a statement that returns nothing (DDL) gives no columns and no rows. */
+/**
+ * Parses ClickHouse's JSON output format; a statement that returns nothing (DDL) gives no columns and no rows. Output
+ * that is not JSON (a query with its own FORMAT clause) is a JournalQueryError, not retriable.
+ */
 export function parseJsonFormat(text: string, sql: string): { meta: ResultColumn[]; data: Record<string, unknown>[] } {
   if (text.trim() === '') return { meta: [], data: [] };
   try {
     const parsed = JSON.parse(text) as { meta?: ResultColumn[]; data?: Record<string, unknown>[] };
     return { meta: parsed.meta ?? [], data: parsed.data ?? [] };
-  } catch {
-    throw new Error(`the result is not JSON (does the query end in its own FORMAT clause?): ${sql.slice(0, 200)}`);
+  } catch (e) {
+    const statement = sql.length > 500 ? `${sql.slice(0, 500)}…` : sql;
+    throw new JournalQueryError('query', `the result is not JSON (does the query end in its own FORMAT clause?): ${sql.slice(0, 200)}`, undefined, undefined, statement, {
+      retriable: false,
+      cause: e,
+    });
   }
 }
 

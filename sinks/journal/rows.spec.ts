@@ -6,7 +6,8 @@ import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import type { Trade } from '../../schemas/trade.ts';
 import { jsonDouble, mapRows, rowObjects } from './rows.ts';
 import { JOURNAL_TABLES, TOPIC_TABLES, avroLeaves, columnsOf, snakeCase, tableOf } from './tables.ts';
-import { DATA_TOPIC_SCHEMAS } from '../../schemas/topics.ts';
+import { EncodeError } from '../../schemas/codec.ts';
+import { DATA_TOPIC_SCHEMAS, UnknownTopicError } from '../../schemas/topics.ts';
 
 const env = { id: 'x-1', tsEvent: 1_738_368_000_000, tsInit: 1_738_368_000_007 };
 const inst = { exchange: 'binance', symbol: 'ETH/USDT' };
@@ -168,5 +169,27 @@ describe('row mapping', () => {
     });
     mapRows('brain.decisions.v1', [d('a'), d('b')], (table, row) => seen.push(`${table}:${String(row[0])}`));
     expect(seen).toEqual(['decisions:a', 'decision_members:a', 'decisions:b', 'decision_members:b']);
+  });
+});
+
+describe('named errors on bad input', () => {
+  it('tableOf: UnknownTopicError for a name that is not a topic', () => {
+    const e = (() => {
+      try {
+        tableOf('md.trades.v9' as never);
+      } catch (err) {
+        return err;
+      }
+      return null;
+    })();
+    expect(e).toBeInstanceOf(UnknownTopicError);
+    expect(e).toMatchObject({ name: 'UnknownTopicError', topic: 'md.trades.v9', retriable: false });
+  });
+
+  it('mapRows: EncodeError naming the schema and field when a bytes field holds no bytes', () => {
+    const bad = { ...env, sourceTopic: 'x', partition: -1, offset: 1, key: null, payload: 'not bytes', stage: 's', errorClass: 'E', reason: 'R', message: 'm' };
+    const run = (): void => mapRows('md.trades.v1.dlq', [bad as unknown as DeadLetter], () => undefined);
+    expect(run).toThrow(EncodeError);
+    expect(run).toThrow(/qt\.dlq\.DeadLetter at payload \(bytes expected, got string\)/);
   });
 });

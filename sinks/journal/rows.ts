@@ -1,3 +1,4 @@
+import { EncodeError } from '../../schemas/codec.ts';
 import type { TopicName, Topics } from '../../schemas/topics.ts';
 import { columnsOf, specOf, tableOf, type JournalColumn, type JournalTable } from './tables.ts';
 
@@ -36,9 +37,12 @@ function jsonDoubles(xs: readonly number[]): readonly (number | string)[] {
   return xs;
 }
 
-function base64(v: unknown): string {
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-  throw new TypeError(`expected bytes, got ${typeof v}`);
+/** Base64 of a bytes field; EncodeError (the message does not match its schema) for anything else. */
+function base64Of(schema: string, field: string): (v: unknown) => string {
+  return (v) => {
+    if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+    throw new EncodeError(schema, [`${field} (bytes expected, got ${v === null ? 'null' : typeof v})`]);
+  };
 }
 
 function path(source: string): string[] {
@@ -51,25 +55,28 @@ function read(m: Record<string, unknown>, keys: readonly string[]): unknown {
   return v;
 }
 
-function convert(col: JournalColumn): (v: unknown) => unknown {
+function convert(col: JournalColumn, schema: string): (v: unknown) => unknown {
   if (col.kind === 'double') {
     if (col.array) return (v) => jsonDoubles(v as number[]);
     return col.nullable ? (v) => (v === null ? null : jsonDouble(v as number)) : (v) => jsonDouble(v as number);
   }
-  if (col.kind === 'base64') return col.nullable ? (v) => (v === null ? null : base64(v)) : base64;
+  if (col.kind === 'base64') {
+    const base64 = base64Of(schema, col.source);
+    return col.nullable ? (v) => (v === null ? null : base64(v)) : base64;
+  }
   return (v) => v;
 }
 
 /** Getter of a column of the message's own table. */
-function ownGetter(col: JournalColumn): Getter {
+function ownGetter(col: JournalColumn, schema: string): Getter {
   if (col.source === '$topic') return (_m, topic) => topic;
-  const conv = convert(col);
+  const conv = convert(col, schema);
   const arr = col.source.indexOf('[].');
   if (arr >= 0) {
     // One field of an array of records, stored as a parallel array.
     const outer = path(col.source.slice(0, arr));
     const inner = path(col.source.slice(arr + 3));
-    const one = convert({ ...col, array: false });
+    const one = convert({ ...col, array: false }, schema);
     return (m) => (read(m, outer) as Record<string, unknown>[]).map((e) => one(read(e, inner)));
   }
   const keys = path(col.source);
@@ -89,11 +96,11 @@ function compileRow(getters: readonly Getter[]): (m: Record<string, unknown>, to
   };
 }
 
-function compileChild(table: JournalTable, field: string): (m: Record<string, unknown>) => Row[] {
+function compileChild(table: JournalTable, field: string, schema: string): (m: Record<string, unknown>) => Row[] {
   const cols = columnsOf(table);
   type ElemGetter = (parent: Record<string, unknown>, e: Record<string, unknown>, i: number) => unknown;
   const getters: ElemGetter[] = cols.map((c): ElemGetter => {
-    const conv = convert(c);
+    const conv = convert(c, schema);
     if (c.source === '$index') return (_p, _e, i) => i;
     if (c.source.startsWith('$parent.')) {
       const keys = path(c.source.slice('$parent.'.length));
@@ -117,8 +124,9 @@ function mappingOf(topic: TopicName): TopicMapping {
   let hit = mappings.get(table);
   if (!hit) {
     const spec = specOf(table);
-    const child = spec.child ? { table: spec.child.table, rows: compileChild(spec.child.table, spec.child.field) } : undefined;
-    hit = { table, row: compileRow(columnsOf(table).map(ownGetter)), ...(child ? { child } : {}) };
+    const schema = spec.schema.name;
+    const child = spec.child ? { table: spec.child.table, rows: compileChild(spec.child.table, spec.child.field, schema) } : undefined;
+    hit = { table, row: compileRow(columnsOf(table).map((c) => ownGetter(c, schema))), ...(child ? { child } : {}) };
     mappings.set(table, hit);
   }
   return hit;

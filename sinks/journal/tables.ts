@@ -1,7 +1,7 @@
 import type { RecordSchema } from '../../schemas/avro.ts';
 import { BrainDecisionSchema } from '../../schemas/brain-decision.ts';
 import { DeadLetterSchema } from '../../schemas/dead-letter.ts';
-import { DATA_TOPIC_SCHEMAS, DATA_TOPICS, isDlqTopic, type DataTopic, type TopicName } from '../../schemas/topics.ts';
+import { DATA_TOPIC_SCHEMAS, DATA_TOPICS, isDlqTopic, UnknownTopicError, type DataTopic, type TopicName } from '../../schemas/topics.ts';
 
 /**
  * The journal's tables, described once: which topic fills which table and how each Avro field becomes a column. The
@@ -44,11 +44,11 @@ export const JOURNAL_TABLES: readonly JournalTable[] = [
   'dead_letters',
 ];
 
-/** The table a topic's messages go to (every `.dlq` topic goes to `dead_letters`). */
+/** The table a topic's messages go to (every `.dlq` topic goes to `dead_letters`); UnknownTopicError for a name that is not a topic. */
 export function tableOf(topic: TopicName): JournalTable {
   if (isDlqTopic(topic)) return 'dead_letters';
   const t = (TOPIC_TABLES as Record<string, JournalTable | undefined>)[topic];
-  if (!t) throw new Error(`no journal table for topic ${topic}`);
+  if (!t) throw new UnknownTopicError(topic, 'journal table');
   return t;
 }
 
