@@ -272,7 +272,6 @@ async function main(): Promise<void> {
   say(`counts match: ONNX ${c1.allMatch ? 'yes' : 'NO'}, ConstantModel ${c2.allMatch ? 'yes' : 'NO'}`);
   say('');
   say('not identical by construction:');
-  say('  - validation: validate-bars.ts keeps its check inside the operator, so the plain loop restates it over the same edge-validation helpers');
   say('  - the plain loop does not count messages in a meter, validate or encode Avro, or keep topic logs: that is the bus and metrics cost the chain pays');
   say('  - a vector the models reject would be a dead letter with a JSON (not Avro) payload in the plain loop; counts and reasons are the same');
   if (plainOnnx.earlyCloses + plainConst.earlyCloses > 0) say(`  - WARNING: ${plainOnnx.earlyCloses + plainConst.earlyCloses} micro-batches closed before their timer; the chain scores those at once, the plain loop at the next step`);

@@ -13,8 +13,6 @@ import { assessRisk } from '../../operators/brains/risk-brain.ts';
 import { chooseStrategy } from '../../operators/brains/strategy-brain.ts';
 import { softVote, type WeightedVote } from '../../operators/ensemble/soft-vote.ts';
 import { featureIndex } from '../../operators/features/feature-set.ts';
-import { edgeDeadLetter, instrumentIndex, PerInstrument, SeenWindow } from '../../operators/market/edge-validation.ts';
-import { BAR_REJECT_REASONS, INTERVAL_MS, type ValidateBarsOptions } from '../../operators/market/validate-bars.ts';
 import { haltAt, initialHaltState, stepHalt, type HaltState } from '../../operators/risk/drawdown-halt.ts';
 import { ExposureBook } from '../../operators/risk/exposure-book.ts';
 import { evaluateIntent, riskConfig, type RiskConfig, type RiskContext, type RiskEvent } from '../../operators/risk/risk-gate.ts';
@@ -26,71 +24,7 @@ import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import { out, type Outgoing } from '../../schemas/ports.ts';
 import type { RiskOrder } from '../../schemas/risk-order.ts';
-import type { SourceRecord, Validated } from '../../schemas/source-record.ts';
 
-const DAY = 86_400_000;
-const BAR_REASONS: ReadonlySet<string> = new Set(BAR_REJECT_REASONS);
-
-/** validateBars' check without the operator: the same rules, helpers and per-instrument state. */
-export class BarValidator {
-  private readonly known: ReturnType<typeof instrumentIndex>;
-  private readonly states = new PerInstrument(() => ({ maxTs: -Infinity, seen: new SeenWindow<number>(100_000) }));
-
-  constructor(private readonly opts: ValidateBarsOptions) {
-    this.known = instrumentIndex(opts.symbols);
-  }
-
-  private refuse(rec: SourceRecord<Bar>, b: Bar | null, reason: string, message: string): Validated<Bar> {
-    const key = b && typeof b.exchange === 'string' && typeof b.symbol === 'string' ? `${b.exchange}:${b.symbol}` : null;
-    return { ok: false, deadLetter: edgeDeadLetter(rec, { key, tsEvent: b?.tsEvent, reason, message, stage: this.opts.stage, scheduler: this.opts.scheduler }) };
-  }
-
-  /** The bar as it came, or its dead letter. */
-  check(rec: SourceRecord<Bar>): Validated<Bar> {
-    const b = rec.value;
-    if (b === null || b === undefined) {
-      const r = rec.error?.reason;
-      return this.refuse(rec, null, r !== undefined && BAR_REASONS.has(r) ? r : 'MALFORMED', rec.error?.message ?? 'record has no value');
-    }
-    const { exchange, symbol, open, high, low, close, openTime, tsEvent } = b;
-    if (typeof exchange !== 'string' || exchange === '' || typeof symbol !== 'string' || symbol === '') {
-      return this.refuse(rec, b, 'MALFORMED', 'exchange and symbol must be non-empty strings');
-    }
-    const step = INTERVAL_MS[b.interval];
-    if (step === undefined) return this.refuse(rec, b, 'MALFORMED', `interval ${String(b.interval)} is not known`);
-    if (!Number.isSafeInteger(openTime) || !Number.isSafeInteger(tsEvent)) {
-      return this.refuse(rec, b, 'MALFORMED', `openTime ${String(openTime)} / tsEvent ${String(tsEvent)} are not integer ms times`);
-    }
-    if (this.known && this.known.get(exchange)?.has(symbol) !== true) {
-      return this.refuse(rec, b, 'UNKNOWN_SYMBOL', `${exchange}:${symbol} is not a known instrument`);
-    }
-    for (const [name, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
-      if (typeof v !== 'number' || !Number.isFinite(v)) return this.refuse(rec, b, 'NON_FINITE_PRICE', `${name} ${String(v)} is not finite`);
-      if (v <= 0) return this.refuse(rec, b, 'NON_POSITIVE_PRICE', `${name} ${v} is not positive`);
-    }
-    if (high < Math.max(open, close)) return this.refuse(rec, b, 'HIGH_BELOW_BODY', `high ${high} is below max(open ${open}, close ${close})`);
-    if (low > Math.min(open, close)) return this.refuse(rec, b, 'LOW_ABOVE_BODY', `low ${low} is above min(open ${open}, close ${close})`);
-    for (const [name, v] of [['volume', b.volume], ['quoteVolume', b.quoteVolume], ['buyVolume', b.buyVolume], ['trades', b.trades]] as const) {
-      if (typeof v !== 'number' || !Number.isFinite(v)) return this.refuse(rec, b, 'NON_FINITE_VOLUME', `${name} ${String(v)} is not finite`);
-      if (v < 0) return this.refuse(rec, b, 'NEGATIVE_VOLUME', `${name} ${v} is negative`);
-    }
-    if ((step <= DAY && openTime % step !== 0) || tsEvent !== openTime + step) {
-      return this.refuse(rec, b, 'MISALIGNED_TIME', `openTime ${openTime} / tsEvent ${tsEvent} do not fit a ${b.interval} bar`);
-    }
-    const lateness = this.opts.allowedLatenessMs;
-    const st = this.states.get(exchange, symbol);
-    if (st.seen.has(openTime)) return this.refuse(rec, b, 'DUPLICATE_BAR', `a ${b.interval} bar opening at ${openTime} was already seen for ${exchange}:${symbol}`);
-    if (tsEvent < st.maxTs - lateness) {
-      return this.refuse(rec, b, 'LATE', `tsEvent ${tsEvent} is more than ${lateness} ms behind ${st.maxTs} for ${exchange}:${symbol}`);
-    }
-    if (tsEvent > st.maxTs) {
-      st.maxTs = tsEvent;
-      st.seen.evictBefore(tsEvent - lateness);
-    }
-    st.seen.add(openTime, tsEvent);
-    return { ok: true, value: b };
-  }
-}
 
 const iAtr = featureIndex('atr_pct_14');
 const iVol = featureIndex('rvol_30');

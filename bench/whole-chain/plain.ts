@@ -14,7 +14,8 @@ import { FeatureEngine } from '../../operators/features/feature-vectors.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import { out, type Outgoing } from '../../schemas/ports.ts';
 import type { RunTimes } from './chain.ts';
-import { BarValidator, manualClock, PlainBrains, PlainEnsemble, PlainRisk } from './plain-stages.ts';
+import { createBarValidator } from '../../operators/market/validate-bars.ts';
+import { manualClock, PlainBrains, PlainEnsemble, PlainRisk } from './plain-stages.ts';
 import type { Tally } from './tally.ts';
 
 const MINUTE = 60_000;
@@ -46,7 +47,7 @@ export async function runPlain(config: Config, models: readonly ClassifierModel[
   const market = await openMarket(config);
   const clock = manualClock(market.fromMs);
   const sched = clock.asScheduler();
-  const validator = new BarValidator({ symbols: market.instruments, allowedLatenessMs: config.market.allowedLatenessMs, stage: 'ingest', scheduler: sched });
+  const validate = createBarValidator({ symbols: market.instruments, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, stage: 'ingest', scheduler: sched });
   const features = new FeatureEngine({ scheduler: sched });
   const ensemble = new PlainEnsemble(models, config.ensemble.maxWaitMs);
   const brains = new PlainBrains();
@@ -174,7 +175,7 @@ export async function runPlain(config: Config, models: readonly ClassifierModel[
       lap?.('queue+loop');
       if (item.tsEvent > clock.t) clock.t = item.tsEvent;
       if (item.kind !== 'bar') throw new Error('the plain loop reads kline files only (bars); trade files are not supported');
-      const v = validator.check(item.record);
+      const v = validate(item.record);
       emit(v.ok ? out('md.bars.1m.v1', instrumentKey(v.value), v.value) : out('md.bars.1m.v1.dlq', v.deadLetter.key ?? '', v.deadLetter));
       lap?.('ingest');
       drain();

@@ -85,6 +85,15 @@ interface InstrumentState {
  * subscription and per instrument; only a bar that passes moves the reference close.
  */
 export function validateBars(opts: ValidateBarsOptions): OperatorFunction<SourceRecord<Bar>, Validated<Bar>> {
+  createBarValidator(opts); // checks the options at assembly, not at the first record
+  return (source) => defer(() => source.pipe(map(createBarValidator(opts))));
+}
+
+/**
+ * The check behind validateBars as a plain function with its own per-instrument state: one call per record, in order.
+ * The operator wraps it; loops that do without RxJS (the benchmark's plain chain) call it directly.
+ */
+export function createBarValidator(opts: ValidateBarsOptions): (rec: SourceRecord<Bar>) => Validated<Bar> {
   const known = instrumentIndex(opts.symbols);
   const lateness = opts.allowedLatenessMs;
   const maxJump = opts.maxJump ?? DEFAULT_MAX_JUMP;
@@ -97,74 +106,71 @@ export function validateBars(opts: ValidateBarsOptions): OperatorFunction<Source
     if (!l) perInterval.set(step, (l = jumpLimits(maxJump, step, 'validateBars')));
     return l;
   };
-  return (source) =>
-    defer(() => {
-      const states = new PerInstrument<InstrumentState>(() => ({ maxTs: -Infinity, seen: new SeenWindow<number>(100_000), ref: emptyReference() }));
+  const states = new PerInstrument<InstrumentState>(() => ({ maxTs: -Infinity, seen: new SeenWindow<number>(100_000), ref: emptyReference() }));
 
-      const refuse = (rec: SourceRecord<Bar>, b: Bar | null, reason: string, message: string): Validated<Bar> => ({
-        ok: false,
-        deadLetter: edgeDeadLetter(rec, {
-          key: b && typeof b.exchange === 'string' && typeof b.symbol === 'string' ? `${b.exchange}:${b.symbol}` : null,
-          tsEvent: b?.tsEvent,
-          reason,
-          message,
-          stage: opts.stage,
-          scheduler: opts.scheduler,
-        }),
-      });
+  const refuse = (rec: SourceRecord<Bar>, b: Bar | null, reason: string, message: string): Validated<Bar> => ({
+    ok: false,
+    deadLetter: edgeDeadLetter(rec, {
+      key: b && typeof b.exchange === 'string' && typeof b.symbol === 'string' ? `${b.exchange}:${b.symbol}` : null,
+      tsEvent: b?.tsEvent,
+      reason,
+      message,
+      stage: opts.stage,
+      scheduler: opts.scheduler,
+    }),
+  });
 
-      const check = (rec: SourceRecord<Bar>): Validated<Bar> => {
-        const b = rec.value;
-        if (b === null || b === undefined) {
-          const r = rec.error?.reason;
-          return refuse(rec, null, r !== undefined && BAR_REASONS.has(r) ? r : 'MALFORMED', rec.error?.message ?? 'record has no value');
-        }
-        const { exchange, symbol, open, high, low, close, openTime, tsEvent } = b;
-        if (typeof exchange !== 'string' || exchange === '' || typeof symbol !== 'string' || symbol === '') {
-          return refuse(rec, b, 'MALFORMED', 'exchange and symbol must be non-empty strings');
-        }
-        const step = INTERVAL_MS[b.interval];
-        if (step === undefined) return refuse(rec, b, 'MALFORMED', `interval ${String(b.interval)} is not known`);
-        if (!Number.isSafeInteger(openTime) || !Number.isSafeInteger(tsEvent)) {
-          return refuse(rec, b, 'MALFORMED', `openTime ${String(openTime)} / tsEvent ${String(tsEvent)} are not integer ms times`);
-        }
-        if (known && known.get(exchange)?.has(symbol) !== true) {
-          return refuse(rec, b, 'UNKNOWN_SYMBOL', `${exchange}:${symbol} is not a known instrument`);
-        }
-        for (const [name, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
-          if (typeof v !== 'number' || !Number.isFinite(v)) return refuse(rec, b, 'NON_FINITE_PRICE', `${name} ${String(v)} is not finite`);
-          if (v <= 0) return refuse(rec, b, 'NON_POSITIVE_PRICE', `${name} ${v} is not positive`);
-        }
-        if (high < Math.max(open, close)) return refuse(rec, b, 'HIGH_BELOW_BODY', `high ${high} is below max(open ${open}, close ${close})`);
-        if (low > Math.min(open, close)) return refuse(rec, b, 'LOW_ABOVE_BODY', `low ${low} is above min(open ${open}, close ${close})`);
-        for (const [name, v] of [['volume', b.volume], ['quoteVolume', b.quoteVolume], ['buyVolume', b.buyVolume], ['trades', b.trades]] as const) {
-          if (typeof v !== 'number' || !Number.isFinite(v)) return refuse(rec, b, 'NON_FINITE_VOLUME', `${name} ${String(v)} is not finite`);
-          if (v < 0) return refuse(rec, b, 'NEGATIVE_VOLUME', `${name} ${v} is negative`);
-        }
-        // Weeks open on Monday (epoch + 4 days) and 3-day bars follow the exchange's own anchor, so only check the rest.
-        if ((step <= DAY && openTime % step !== 0) || tsEvent !== openTime + step) {
-          return refuse(rec, b, 'MISALIGNED_TIME', `openTime ${openTime} / tsEvent ${tsEvent} do not fit a ${b.interval} bar`);
-        }
+  const check = (rec: SourceRecord<Bar>): Validated<Bar> => {
+    const b = rec.value;
+    if (b === null || b === undefined) {
+      const r = rec.error?.reason;
+      return refuse(rec, null, r !== undefined && BAR_REASONS.has(r) ? r : 'MALFORMED', rec.error?.message ?? 'record has no value');
+    }
+    const { exchange, symbol, open, high, low, close, openTime, tsEvent } = b;
+    if (typeof exchange !== 'string' || exchange === '' || typeof symbol !== 'string' || symbol === '') {
+      return refuse(rec, b, 'MALFORMED', 'exchange and symbol must be non-empty strings');
+    }
+    const step = INTERVAL_MS[b.interval];
+    if (step === undefined) return refuse(rec, b, 'MALFORMED', `interval ${String(b.interval)} is not known`);
+    if (!Number.isSafeInteger(openTime) || !Number.isSafeInteger(tsEvent)) {
+      return refuse(rec, b, 'MALFORMED', `openTime ${String(openTime)} / tsEvent ${String(tsEvent)} are not integer ms times`);
+    }
+    if (known && known.get(exchange)?.has(symbol) !== true) {
+      return refuse(rec, b, 'UNKNOWN_SYMBOL', `${exchange}:${symbol} is not a known instrument`);
+    }
+    for (const [name, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return refuse(rec, b, 'NON_FINITE_PRICE', `${name} ${String(v)} is not finite`);
+      if (v <= 0) return refuse(rec, b, 'NON_POSITIVE_PRICE', `${name} ${v} is not positive`);
+    }
+    if (high < Math.max(open, close)) return refuse(rec, b, 'HIGH_BELOW_BODY', `high ${high} is below max(open ${open}, close ${close})`);
+    if (low > Math.min(open, close)) return refuse(rec, b, 'LOW_ABOVE_BODY', `low ${low} is above min(open ${open}, close ${close})`);
+    for (const [name, v] of [['volume', b.volume], ['quoteVolume', b.quoteVolume], ['buyVolume', b.buyVolume], ['trades', b.trades]] as const) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return refuse(rec, b, 'NON_FINITE_VOLUME', `${name} ${String(v)} is not finite`);
+      if (v < 0) return refuse(rec, b, 'NEGATIVE_VOLUME', `${name} ${v} is negative`);
+    }
+    // Weeks open on Monday (epoch + 4 days) and 3-day bars follow the exchange's own anchor, so only check the rest.
+    if ((step <= DAY && openTime % step !== 0) || tsEvent !== openTime + step) {
+      return refuse(rec, b, 'MISALIGNED_TIME', `openTime ${openTime} / tsEvent ${tsEvent} do not fit a ${b.interval} bar`);
+    }
 
-        const st = states.get(exchange, symbol);
-        if (st.seen.has(openTime)) return refuse(rec, b, 'DUPLICATE_BAR', `a ${b.interval} bar opening at ${openTime} was already seen for ${exchange}:${symbol}`);
-        if (tsEvent < st.maxTs - lateness) {
-          return refuse(rec, b, 'LATE', `tsEvent ${tsEvent} is more than ${lateness} ms behind ${st.maxTs} for ${exchange}:${symbol}`);
-        }
-        const limits = limitsOf(step);
-        for (const [name, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
-          const move = excessJump(st.ref, tsEvent, v, limits);
-          if (move > 0) return refuse(rec, b, 'PRICE_JUMP', jumpMessage(name, v, move, st.ref, tsEvent, limits, `${exchange}:${symbol}`));
-        }
-        advanceReference(st.ref, tsEvent, close);
-        if (tsEvent > st.maxTs) {
-          st.maxTs = tsEvent;
-          st.seen.evictBefore(tsEvent - lateness);
-        }
-        st.seen.add(openTime, tsEvent);
-        return { ok: true, value: b };
-      };
+    const st = states.get(exchange, symbol);
+    if (st.seen.has(openTime)) return refuse(rec, b, 'DUPLICATE_BAR', `a ${b.interval} bar opening at ${openTime} was already seen for ${exchange}:${symbol}`);
+    if (tsEvent < st.maxTs - lateness) {
+      return refuse(rec, b, 'LATE', `tsEvent ${tsEvent} is more than ${lateness} ms behind ${st.maxTs} for ${exchange}:${symbol}`);
+    }
+    const limits = limitsOf(step);
+    for (const [name, v] of [['open', open], ['high', high], ['low', low], ['close', close]] as const) {
+      const move = excessJump(st.ref, tsEvent, v, limits);
+      if (move > 0) return refuse(rec, b, 'PRICE_JUMP', jumpMessage(name, v, move, st.ref, tsEvent, limits, `${exchange}:${symbol}`));
+    }
+    advanceReference(st.ref, tsEvent, close);
+    if (tsEvent > st.maxTs) {
+      st.maxTs = tsEvent;
+      st.seen.evictBefore(tsEvent - lateness);
+    }
+    st.seen.add(openTime, tsEvent);
+    return { ok: true, value: b };
+  };
 
-      return source.pipe(map(check));
-    });
+  return check;
 }
