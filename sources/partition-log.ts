@@ -1,26 +1,157 @@
-import type { BusRecord } from '../schemas/ports.ts';
 import type { TopicConfig } from '../schemas/topic-config.ts';
 
-/** A record in a partition log, with what retention and catch-up need to know about it. */
-export interface LogEntry {
-  readonly record: BusRecord<unknown>;
-  /** Bus-wide publish sequence: reads across partitions merge in publish order. */
-  readonly seq: number;
-  /** Avro-encoded size of the value, bytes. */
-  readonly size: number;
-  readonly log: PartitionLog;
-  /** Dropped by retention or compacted away. */
-  removed: boolean;
-}
+/** Record headers as the bus stores them (frozen, shared with the live record). */
+export type Headers = Readonly<Record<string, string>>;
 
-// Reclaim the array once at least this many dead slots make up more than half of it: amortised O(1) per record.
-const RECLAIM_MIN = 1024;
+/**
+ * Writes one value at `buf[pos..]` and returns the end position, or (like avsc's `Type#encode`) a negative number, minus
+ * the bytes missing, when `buf` is too small; it may be called again with a larger buffer. It may throw (invalid value):
+ * nothing is appended then.
+ */
+export type Writer = (buf: Buffer, pos: number) => number;
+
+// Segment sizes. A segment grows by doubling from the first sizes, so a quiet partition holds a few KiB, and is sealed
+// (trimmed to its content) at SEGMENT_BYTES of values or SEGMENT_RECORDS records; the record cap keeps key ids in 16 bits.
+const SEGMENT_BYTES = 1 << 20;
+const SEGMENT_RECORDS = 1 << 16;
+const FIRST_BYTES = 4096;
+const FIRST_RECORDS = 64;
+// A compacted partition is rewritten once its sealed segments hold at least this many dead bytes, and more dead than
+// retained bytes: amortised O(1) per record, at most about twice the retained bytes plus the active segment.
+const CLEAN_MIN_BYTES = 64 * 1024;
+
+/**
+ * A run of records stored column-wise: the values' Avro bytes back to back in one Buffer, and per record its end in the
+ * Buffer, timestamp, publish sequence, key (an index into the segment's few distinct keys) and a removed flag. Offsets
+ * are base + index unless the segment was rewritten by compaction (then an explicit column). Typed arrays live outside
+ * the JS heap and cost no GC work, unlike an object per record.
+ */
+class Segment {
+  used = 0;
+  n = 0;
+  /** Records before this index are removed (advanced lazily at the head). */
+  first = 0;
+  live = 0;
+  liveBytes = 0;
+  sealed = false;
+  /** Rewritten into other segments by compaction: cursors in it look their offset up again. */
+  replaced = false;
+  data: Buffer;
+  offsets: Float64Array | undefined;
+  ends: Uint32Array;
+  ts: Float64Array;
+  seqs: Float64Array;
+  keyIds: Uint16Array;
+  removed: Uint8Array;
+  readonly keys: string[] = [];
+  private keyIndex: Map<string, number> | undefined = new Map();
+  headers: Map<number, Headers> | undefined;
+
+  constructor(readonly base: number, bytes: number) {
+    this.data = Buffer.allocUnsafeSlow(bytes);
+    this.ends = new Uint32Array(FIRST_RECORDS);
+    this.ts = new Float64Array(FIRST_RECORDS);
+    this.seqs = new Float64Array(FIRST_RECORDS);
+    this.keyIds = new Uint16Array(FIRST_RECORDS);
+    this.removed = new Uint8Array(FIRST_RECORDS);
+  }
+
+  offsetAt(i: number): number {
+    return this.offsets ? this.offsets[i]! : this.base + i;
+  }
+
+  startAt(i: number): number {
+    return i === 0 ? 0 : this.ends[i - 1]!;
+  }
+
+  /** Index of the first record with an offset >= `offset` (n when none). */
+  indexOf(offset: number): number {
+    if (!this.offsets) return Math.min(this.n, Math.max(0, offset - this.base));
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.offsets[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Appends a record; returns its size, or -1 when the segment is full (seal it and use a new one). */
+  push(offset: number, key: string, timestamp: number, seq: number, headers: Headers | undefined, write: Writer): number {
+    const { n } = this;
+    if (n === SEGMENT_RECORDS) return -1;
+    let end = write(this.data, this.used);
+    if (end < 0) {
+      const need = this.data.length - end;
+      if (n > 0 && need > SEGMENT_BYTES) return -1;
+      let size = this.data.length * 2;
+      while (size < need) size *= 2;
+      const data = Buffer.allocUnsafeSlow(Math.max(need, Math.min(size, SEGMENT_BYTES)));
+      this.data.copy(data, 0, 0, this.used);
+      this.data = data;
+      end = write(this.data, this.used);
+      if (end < 0) throw new Error(`writer needs ${-end} more bytes than it asked for`);
+    }
+    if (n === this.ends.length) this.resize(2 * n);
+    if (this.offsets) this.offsets[n] = offset;
+    else if (offset !== this.base + n) {
+      this.offsets = new Float64Array(this.ends.length);
+      for (let i = 0; i < n; i++) this.offsets[i] = this.base + i;
+      this.offsets[n] = offset;
+    }
+    let id = this.keyIndex!.get(key);
+    if (id === undefined) {
+      id = this.keys.push(key) - 1;
+      this.keyIndex!.set(key, id);
+    }
+    const size = end - this.used;
+    this.ends[n] = end;
+    this.ts[n] = timestamp;
+    this.seqs[n] = seq;
+    this.keyIds[n] = id;
+    this.removed[n] = 0;
+    if (headers) (this.headers ??= new Map()).set(n, headers);
+    this.used = end;
+    this.n = n + 1;
+    this.live++;
+    this.liveBytes += size;
+    return size;
+  }
+
+  /** No more appends: drops the key index and trims the columns and the Buffer to their content. */
+  seal(): void {
+    this.sealed = true;
+    this.keyIndex = undefined;
+    if (this.data.length > this.used) {
+      const data = Buffer.allocUnsafeSlow(this.used);
+      this.data.copy(data, 0, 0, this.used);
+      this.data = data;
+    }
+    if (this.ends.length > this.n) this.resize(this.n);
+  }
+
+  private resize(cap: number): void {
+    const grow = <A extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: A, make: (n: number) => A): A => {
+      const b = make(cap);
+      b.set(a.subarray(0, Math.min(this.n, cap)));
+      return b;
+    };
+    this.ends = grow(this.ends, (k) => new Uint32Array(k));
+    this.ts = grow(this.ts, (k) => new Float64Array(k));
+    this.seqs = grow(this.seqs, (k) => new Float64Array(k));
+    this.keyIds = grow(this.keyIds, (k) => new Uint16Array(k));
+    this.removed = grow(this.removed, (k) => new Uint8Array(k));
+    if (this.offsets) this.offsets = grow(this.offsets, (k) => new Float64Array(k));
+  }
+}
 
 /**
  * One partition of a topic: an append-only log with offsets from 0, Kafka's retention applied at the head (by time and
- * by bytes, for `cleanup.policy` delete) and compaction to the latest record per key (for compact). Compaction here is
- * immediate and complete (Kafka leaves the active segment alone); records have no null values in our schemas, so there
- * are no tombstones.
+ * by bytes, for `cleanup.policy` delete) and compaction to the latest record per key (for compact). It keeps the values
+ * Avro-encoded in segments (see Segment), not as objects; the reader decodes them. Compaction here is immediate and
+ * complete (Kafka leaves the active segment alone); records have no null values in our schemas, so there are no
+ * tombstones.
  */
 export class PartitionLog {
   /** Next offset to write. */
@@ -31,11 +162,18 @@ export class PartitionLog {
   count = 0;
   /** Retained bytes. */
   bytes = 0;
-  // Retained entries are entries[head..] minus `removed` ones; entries[head] is always retained (or head = length).
-  private entries: LogEntry[] = [];
-  private head = 0;
-  private holes = 0;
-  private readonly latestByKey: Map<string, LogEntry> | undefined;
+  // In offset order; only the last one may be unsealed (the active segment). segments[0] is trimmed at its head lazily.
+  private segments: Segment[] = [];
+  /** Bytes of removed records in sealed segments still held. */
+  private deadBytes = 0;
+  /** Bytes held in segments, removed records included (what retention and compaction have not freed yet). */
+  get heldBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.data.length;
+    return n;
+  }
+  /** Offset of the latest record per key, for compaction. */
+  private readonly latestByKey: Map<string, number> | undefined;
   private readonly byTime: boolean;
   private readonly byBytes: boolean;
 
@@ -46,76 +184,231 @@ export class PartitionLog {
     this.latestByKey = config.cleanupPolicy === 'delete' ? undefined : new Map();
   }
 
-  /** Appends a record at the next offset, then applies compaction and retention as of `nowMs`. */
-  append(make: (offset: number) => BusRecord<unknown>, seq: number, size: number, nowMs: number): LogEntry {
-    const record = make(this.nextOffset++);
-    const entry: LogEntry = { record, seq, size, log: this, removed: false };
-    this.entries.push(entry);
+  /**
+   * Appends a record at the next offset, its value written by `write`, then applies compaction and retention as of
+   * `nowMs`. Returns the offset; if `write` throws, nothing is appended.
+   */
+  append(key: string, timestamp: number, headers: Headers | undefined, seq: number, nowMs: number, write: Writer): number {
+    const offset = this.nextOffset;
+    const size = this.push(offset, key, timestamp, seq, headers, write);
+    this.nextOffset++;
     this.count++;
     this.bytes += size;
     if (this.latestByKey) {
-      const previous = this.latestByKey.get(record.key);
-      if (previous) this.remove(previous);
-      this.latestByKey.set(record.key, entry);
+      const previous = this.latestByKey.get(key);
+      this.latestByKey.set(key, offset);
+      if (previous !== undefined) this.removeOffset(previous);
+      if (this.deadBytes >= CLEAN_MIN_BYTES && this.deadBytes > this.bytes) this.clean();
     }
     this.retain(nowMs);
-    return entry;
+    return offset;
   }
 
   /** Drops head records older than retention.ms, then while the partition holds more than retention.bytes. */
   retain(nowMs: number): void {
     if (this.byTime) {
       const cutoff = nowMs - this.config.retentionMs;
-      while (this.head < this.entries.length && this.entries[this.head]!.record.timestamp < cutoff) this.remove(this.entries[this.head]!);
+      for (let s = this.head(); s && s.ts[s.first]! < cutoff; s = this.head()) this.remove(s, s.first);
     }
     if (this.byBytes) {
-      while (this.bytes > this.config.retentionBytes && this.head < this.entries.length) this.remove(this.entries[this.head]!);
+      for (let s = this.head(); s && this.bytes > this.config.retentionBytes; s = this.head()) this.remove(s, s.first);
     }
   }
 
   /** Offset of the first retained record, or the end offset when none is retained. */
   startOffset(nowMs: number): number {
     this.retain(nowMs);
-    return this.head < this.entries.length ? this.entries[this.head]!.record.offset : this.nextOffset;
+    const s = this.head();
+    return s ? s.offsetAt(s.first) : this.nextOffset;
   }
 
-  /** Retained entries with from <= offset < to, in offset order, after applying retention as of `nowMs`. */
-  retained(from: number, to: number, nowMs: number): LogEntry[] {
+  /** A reader of the retained records with from <= offset < to, in offset order, after applying retention as of `nowMs`. */
+  read(from: number, to: number, nowMs: number): LogCursor {
     this.retain(nowMs);
-    const { entries } = this;
-    let lo = this.head;
-    let hi = entries.length;
+    return new LogCursor(this, from, to);
+  }
+
+  /** The segment and index of the first record (retained or not) with an offset >= `offset`; undefined past the end. */
+  seek(offset: number): { seg: Segment; i: number } | undefined {
+    const { segments } = this;
+    let lo = 0;
+    let hi = segments.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (entries[mid]!.record.offset < from) lo = mid + 1;
+      if (segments[mid]!.base <= offset) lo = mid + 1;
       else hi = mid;
     }
-    const out: LogEntry[] = [];
-    for (let i = lo; i < entries.length && entries[i]!.record.offset < to; i++) if (!entries[i]!.removed) out.push(entries[i]!);
-    return out;
+    for (let k = Math.max(0, lo - 1); k < segments.length; k++) {
+      const seg = segments[k]!;
+      const i = seg.indexOf(offset);
+      if (i < seg.n) return { seg, i };
+    }
+    return undefined;
   }
 
-  private remove(e: LogEntry): void {
-    e.removed = true;
+  private push(offset: number, key: string, timestamp: number, seq: number, headers: Headers | undefined, write: Writer): number {
+    let seg = this.segments[this.segments.length - 1];
+    if (seg && !seg.sealed) {
+      const size = seg.push(offset, key, timestamp, seq, headers, write);
+      if (size >= 0) return size;
+      this.seal(seg);
+    }
+    seg = new Segment(offset, FIRST_BYTES);
+    const size = seg.push(offset, key, timestamp, seq, headers, write);
+    this.segments.push(seg);
+    return size;
+  }
+
+  private seal(seg: Segment): void {
+    seg.seal();
+    this.deadBytes += seg.used - seg.liveBytes;
+  }
+
+  /** The first segment holding a retained record, positioned on it (dropping exhausted sealed segments); undefined if none. */
+  private head(): Segment | undefined {
+    for (;;) {
+      const s = this.segments[0];
+      if (!s) return undefined;
+      while (s.first < s.n && s.removed[s.first]) s.first++;
+      if (s.first < s.n) return s;
+      if (!s.sealed) return undefined;
+      this.drop(0);
+    }
+  }
+
+  private drop(k: number): void {
+    const [s] = this.segments.splice(k, 1);
+    this.deadBytes -= s!.used - s!.liveBytes;
+  }
+
+  private removeOffset(offset: number): void {
+    const at = this.seek(offset);
+    if (!at || at.seg.offsetAt(at.i) !== offset || at.seg.removed[at.i]) return;
+    this.remove(at.seg, at.i);
+    if (at.seg.live === 0 && at.seg.sealed) this.drop(this.segments.indexOf(at.seg));
+  }
+
+  private remove(s: Segment, i: number): void {
+    const size = s.ends[i]! - s.startAt(i);
+    s.removed[i] = 1;
+    s.live--;
+    s.liveBytes -= size;
     this.count--;
-    this.bytes -= e.size;
-    if (this.latestByKey?.get(e.record.key) === e) this.latestByKey.delete(e.record.key);
-    this.holes++;
-    while (this.head < this.entries.length && this.entries[this.head]!.removed) {
-      this.head++;
-      this.holes--;
+    this.bytes -= size;
+    if (s.sealed) this.deadBytes += size;
+    if (this.latestByKey) {
+      const key = s.keys[s.keyIds[i]!]!;
+      if (this.latestByKey.get(key) === s.offsetAt(i)) this.latestByKey.delete(key);
     }
-    const dead = this.head + this.holes;
-    if (dead >= RECLAIM_MIN && dead * 2 > this.entries.length) {
-      this.entries = this.entries.filter((x, i) => i >= this.head && !x.removed);
-      this.head = 0;
-      this.holes = 0;
+  }
+
+  /** Kafka's log cleaner, complete: copies the retained records of the sealed segments into fresh ones. */
+  private clean(): void {
+    const active = this.segments[this.segments.length - 1]?.sealed === false ? this.segments.pop() : undefined;
+    const out: Segment[] = [];
+    let cur: Segment | undefined;
+    for (const s of this.segments) {
+      for (let i = s.first; i < s.n; i++) {
+        if (s.removed[i]) continue;
+        const start = s.startAt(i);
+        const len = s.ends[i]! - start;
+        const copy: Writer = (buf, pos) => {
+          if (buf.length - pos < len) return buf.length - pos - len;
+          s.data.copy(buf, pos, start, start + len);
+          return pos + len;
+        };
+        const offset = s.offsetAt(i);
+        const args = [offset, s.keys[s.keyIds[i]!]!, s.ts[i]!, s.seqs[i]!, s.headers?.get(i), copy] as const;
+        if (!cur || cur.push(...args) < 0) {
+          if (cur) cur.seal();
+          cur = new Segment(offset, Math.min(SEGMENT_BYTES, Math.max(FIRST_BYTES, s.liveBytes)));
+          cur.push(...args);
+          out.push(cur);
+        }
+      }
+      s.replaced = true;
     }
+    cur?.seal();
+    this.segments = active ? [...out, active] : out;
+    this.deadBytes = 0;
   }
 }
 
-/** Entries of several partitions in publish order. */
-export function mergeBySeq(parts: readonly LogEntry[][]): LogEntry[] {
-  if (parts.length === 1) return parts[0]!;
-  return parts.flat().sort((a, b) => a.seq - b.seq);
+/**
+ * Reads retained records of one partition in offset order, up to an end offset fixed at creation. Safe against
+ * retention and compaction running between steps: removed records are skipped when reached, not when the cursor is made.
+ */
+export class LogCursor {
+  private seg: Segment | undefined;
+  private i = 0;
+  private next: number;
+
+  constructor(readonly log: PartitionLog, from: number, private readonly to: number) {
+    this.next = from;
+  }
+
+  /** Positions the cursor on the next retained record; false when none is left below the end offset. */
+  ready(): boolean {
+    for (;;) {
+      const s = this.seg;
+      if (!s || s.replaced || this.i >= s.n) {
+        if (this.next >= this.to) return false;
+        const at = this.log.seek(this.next);
+        if (!at) return false;
+        this.seg = at.seg;
+        this.i = at.i;
+        continue;
+      }
+      const offset = s.offsetAt(this.i);
+      if (offset >= this.to) return false;
+      if (!s.removed[this.i]) return true;
+      this.next = offset + 1;
+      this.i++;
+    }
+  }
+
+  /** Moves past the current record. */
+  advance(): void {
+    this.next = this.offset + 1;
+    this.i++;
+  }
+
+  /** The current record's publish sequence. */
+  get seq(): number {
+    return this.seg!.seqs[this.i]!;
+  }
+
+  /** The current record's offset. */
+  get offset(): number {
+    return this.seg!.offsetAt(this.i);
+  }
+
+  /** The current record's key. */
+  get key(): string {
+    const s = this.seg!;
+    return s.keys[s.keyIds[this.i]!]!;
+  }
+
+  /** The current record's timestamp, ms. */
+  get timestamp(): number {
+    return this.seg!.ts[this.i]!;
+  }
+
+  /** The current record's headers, if it has any. */
+  get headers(): Headers | undefined {
+    return this.seg!.headers?.get(this.i);
+  }
+
+  /** The current record's Avro-encoded value: a view of the log's memory (written once, never overwritten). */
+  get value(): Buffer {
+    const s = this.seg!;
+    return s.data.subarray(s.startAt(this.i), s.ends[this.i]!);
+  }
+}
+
+/** Of several cursors, the one whose current record was published first (publish order across partitions). */
+export function firstBySeq(cursors: readonly LogCursor[]): LogCursor | undefined {
+  let best: LogCursor | undefined;
+  for (const c of cursors) if (c.ready() && (!best || c.seq < best.seq)) best = c;
+  return best;
 }
