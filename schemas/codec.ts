@@ -29,7 +29,7 @@ export class EncodeError extends Error {
 
 const cache = new WeakMap<object, Codec<unknown>>();
 
-/** The codec of a schema, built once. Decoded records are plain frozen objects. */
+/** The codec of a schema, built once. Decoding copies the top-level record into a plain object (nested records stay avsc instances). */
 export function codecFor<T>(schema: RecordSchema<T>): Codec<T> {
   const hit = cache.get(schema);
   if (hit) return hit as Codec<T>;
