@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_MAX_JUMP } from '../operators/market/edge-validation.ts';
+import { DEFAULT_BROKER_CONFIG } from '../gateways/paper/broker-config.ts';
+import { MAX_LEVERAGE } from '../operators/risk/position-sizing.ts';
+import { RISK_DEFAULTS } from '../operators/risk/risk-gate.ts';
 
 const num = z.coerce.number();
 const bool = z.union([z.boolean(), z.stringbool()]);
@@ -34,25 +38,28 @@ const ConfigShape = z.strictObject({
   market: z.strictObject({
     allowedLatenessMs: ms.default(1000),
     tradesPerMinute: num.pipe(z.number().positive()).default(30).describe('synthetic market activity per symbol'),
+    maxJump: num.pipe(z.number().positive()).default(DEFAULT_MAX_JUMP).describe('largest relative price move accepted between consecutive valid prices'),
   }).prefault({}),
   ensemble: z.strictObject({
     modelsDir: z.string().default('models/store'),
     maxWaitMs: ms.default(250),
   }).prefault({}),
+  // Defaults of risk and broker come from the modules that use them: one number each.
   risk: z.strictObject({
-    confidenceGate: fraction.default(0.65),
-    riskPerTrade: fraction.default(0.01),
-    maxLeverage: num.pipe(z.number().min(1).max(30)).default(10),
-    dailyDrawdownHalt: fraction.default(0.15),
-    weeklyDrawdownHalt: fraction.default(0.25),
-    maxExposure: num.pipe(z.number().positive()).default(3).describe('total open notional / equity'),
+    confidenceGate: fraction.default(RISK_DEFAULTS.confidenceGate),
+    riskPerTrade: fraction.default(RISK_DEFAULTS.riskPerTrade),
+    maxLeverage: num.pipe(z.number().min(1).max(MAX_LEVERAGE)).default(RISK_DEFAULTS.maxLeverage),
+    dailyDrawdownHalt: fraction.default(RISK_DEFAULTS.dailyDrawdownHalt),
+    weeklyDrawdownHalt: fraction.default(RISK_DEFAULTS.weeklyDrawdownHalt),
+    maxExposure: num.pipe(z.number().positive()).default(RISK_DEFAULTS.maxExposure).describe('total open notional / equity'),
+    maxInstrumentExposure: num.pipe(z.number().positive()).default(RISK_DEFAULTS.maxInstrumentExposure).describe("one instrument's notional / equity"),
   }).prefault({}),
   broker: z.strictObject({
-    initialEquity: num.pipe(z.number().positive()).default(10_000),
-    feeBps: num.pipe(z.number().min(0)).default(4),
-    slippageBps: num.pipe(z.number().min(0)).default(2),
-    participation: fraction.default(0.1),
-    maxBarsToFill: num.pipe(z.number().int().min(1)).default(3),
+    initialEquity: num.pipe(z.number().positive()).default(DEFAULT_BROKER_CONFIG.initialEquity),
+    feeBps: num.pipe(z.number().min(0)).default(DEFAULT_BROKER_CONFIG.feeBps),
+    slippageBps: num.pipe(z.number().min(0)).default(DEFAULT_BROKER_CONFIG.slippageBps),
+    participation: fraction.default(DEFAULT_BROKER_CONFIG.participation),
+    maxBarsToFill: num.pipe(z.number().int().min(1)).default(DEFAULT_BROKER_CONFIG.maxBarsToFill),
   }).prefault({}),
   execution: z.strictObject({
     venue: z.enum(['paper', 'testnet', 'live']).default('paper'),

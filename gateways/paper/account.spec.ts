@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Account, DrawdownTracker, isoWeekStart, utcDayStart, type OpenPosition } from './account.ts';
+import { Account, DrawdownTracker, type OpenPosition } from './account.ts';
 
 const H = 3_600_000;
 
@@ -9,19 +9,6 @@ function pos(over: Partial<OpenPosition> = {}): OpenPosition {
     entryFilled: 0, avgEntry: 0, mark: 0, realizedGross: 0, fees: 0, stopPrice: 0, ...over,
   };
 }
-
-describe('utcDayStart / isoWeekStart', () => {
-  it('finds the UTC day and the Monday of the ISO week', () => {
-    // 2025-05-08 is a Thursday; its ISO week starts on Monday 2025-05-05.
-    const t = Date.UTC(2025, 4, 8, 13, 45);
-    expect(utcDayStart(t)).toBe(Date.UTC(2025, 4, 8));
-    expect(isoWeekStart(t)).toBe(Date.UTC(2025, 4, 5));
-    expect(isoWeekStart(Date.UTC(2025, 4, 5))).toBe(Date.UTC(2025, 4, 5));
-    // A Sunday belongs to the week that started six days earlier.
-    expect(isoWeekStart(Date.UTC(2025, 4, 11, 23, 59))).toBe(Date.UTC(2025, 4, 5));
-    expect(isoWeekStart(Date.UTC(2025, 4, 12))).toBe(Date.UTC(2025, 4, 12));
-  });
-});
 
 describe('DrawdownTracker', () => {
   it('measures day and week drawdowns from the start equity or the peak since, and the max from the all-time peak', () => {
@@ -33,13 +20,13 @@ describe('DrawdownTracker', () => {
     expect(a.day).toBeCloseTo(11 / 110, 12);
     expect(a.week).toBeCloseTo(11 / 110, 12);
     expect(a.max).toBeCloseTo(0.1, 12);
-    // A point exactly at midnight is the new day's start equity.
+    // A point stamped exactly at midnight closes the last bar of Wednesday: its loss counts in Thursday, from the 99 carried in.
     const b = dd.update(wed + 24 * H, 95);
-    expect(b.day).toBe(0);
+    expect(b.day).toBeCloseTo(4 / 99, 12);
     expect(b.week).toBeCloseTo(15 / 110, 12);
     expect(b.max).toBeCloseTo(15 / 110, 12);
     const c = dd.update(wed + 29 * H, 90.25);
-    expect(c.day).toBeCloseTo(0.05, 12);
+    expect(c.day).toBeCloseTo(1 - 90.25 / 99, 12);
     expect(c.max).toBeCloseTo(19.75 / 110, 12);
     // Friday, not on the boundary: the day starts from the last equity before it (90.25).
     const d = dd.update(wed + 48 * H + 5 * H, 99);

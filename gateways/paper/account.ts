@@ -1,24 +1,5 @@
+import { drawdown, initialDrawdownClock, tickDrawdownClock, type DrawdownClock } from '../../operators/risk/drawdown-clock.ts';
 import type { Side } from '../../schemas/trade.ts';
-
-const DAY_MS = 86_400_000;
-const WEEK_MS = 7 * DAY_MS;
-/** 1970-01-05, the first Monday after the epoch: ISO weeks start on Mondays. */
-const FIRST_MONDAY_MS = 4 * DAY_MS;
-
-/** Start of the UTC day holding ts. */
-export function utcDayStart(ts: number): number {
-  return Math.floor(ts / DAY_MS) * DAY_MS;
-}
-
-/** Start of the ISO week (Monday 00:00 UTC) holding ts. */
-export function isoWeekStart(ts: number): number {
-  return Math.floor((ts - FIRST_MONDAY_MS) / WEEK_MS) * WEEK_MS + FIRST_MONDAY_MS;
-}
-
-function drawdown(ref: number, equity: number): number {
-  if (!(ref > 0)) return 0;
-  return Math.min(1, Math.max(0, (ref - equity) / ref));
-}
 
 /** Drawdowns of one equity point, 0..1. */
 export interface Drawdowns {
@@ -28,42 +9,26 @@ export interface Drawdowns {
 }
 
 /**
- * Tracks drawdowns over a series of equity points. The day (week) reference is the larger of the equity at the UTC
- * day (ISO week) start and the peak since; the equity at the start is the point stamped exactly at the boundary, or
- * else the last equity before it. `max` is the largest drawdown from the running all-time peak seen so far.
+ * Tracks drawdowns over a series of equity points with the drawdown clock that risk's halts use too: the day (week)
+ * reference is the equity carried in from before the UTC day (ISO week) boundary, raised by every higher point since.
+ * `max` is the largest drawdown from the running all-time peak seen so far.
  */
 export class DrawdownTracker {
-  private last: number;
+  private clock: DrawdownClock;
   private peak: number;
   private maxDd = 0;
-  private dayStart = Number.NaN;
-  private dayRef = 0;
-  private weekStart = Number.NaN;
-  private weekRef = 0;
 
   constructor(initialEquity: number) {
-    this.last = initialEquity;
+    this.clock = initialDrawdownClock(initialEquity);
     this.peak = initialEquity;
   }
 
   /** Adds an equity point at ts (non-decreasing) and returns its drawdowns. */
   update(ts: number, equity: number): Drawdowns {
-    const ds = utcDayStart(ts);
-    if (ds !== this.dayStart) {
-      this.dayStart = ds;
-      this.dayRef = ts === ds ? equity : this.last;
-    }
-    const ws = isoWeekStart(ts);
-    if (ws !== this.weekStart) {
-      this.weekStart = ws;
-      this.weekRef = ts === ws ? equity : this.last;
-    }
-    this.dayRef = Math.max(this.dayRef, equity);
-    this.weekRef = Math.max(this.weekRef, equity);
+    this.clock = tickDrawdownClock(this.clock, ts, equity);
     this.peak = Math.max(this.peak, equity);
-    this.maxDd = Math.max(this.maxDd, drawdown(this.peak, equity));
-    this.last = equity;
-    return { day: drawdown(this.dayRef, equity), week: drawdown(this.weekRef, equity), max: this.maxDd };
+    this.maxDd = Math.max(this.maxDd, drawdown(equity, this.peak));
+    return { day: this.clock.drawdownDay, week: this.clock.drawdownWeek, max: this.maxDd };
   }
 }
 

@@ -1,3 +1,5 @@
+import { TRADING_COST_DEFAULTS } from '../../operators/exits/trading-costs.ts';
+import { withDefaults } from '../../operators/risk/with-defaults.ts';
 import type { FillModelConfig } from './fill-model.ts';
 
 /** Settings of the paper broker (the `broker` section of the config plus a few fixed names). */
@@ -12,13 +14,16 @@ export interface BrokerConfig extends FillModelConfig {
   readonly maxBarsToFill: number;
 }
 
-/** Defaults: 10,000 USDT, 4 bps taker fee, 2 bps slippage, 10% of each bar's volume, 3 bars to fill. */
+/**
+ * Defaults: 10,000 USDT, the default trading costs (4 bps taker fee, 2 bps slippage, which the exit rules' break-even
+ * offset is derived from), 10% of each bar's volume, 3 bars to fill.
+ */
 export const DEFAULT_BROKER_CONFIG: BrokerConfig = Object.freeze({
   account: 'paper',
   venue: 'paper',
   initialEquity: 10_000,
-  feeBps: 4,
-  slippageBps: 2,
+  feeBps: TRADING_COST_DEFAULTS.feeBps,
+  slippageBps: TRADING_COST_DEFAULTS.slippageBps,
   volatilitySlippage: 0,
   participation: 0.1,
   maxBarsToFill: 3,
@@ -33,9 +38,9 @@ export class BrokerConfigError extends Error {
   }
 }
 
-/** Defaults overlaid with the given settings, checked. */
+/** Defaults overlaid with the given settings (a key given as undefined keeps its default), checked. */
 export function brokerConfig(partial: Partial<BrokerConfig> = {}): BrokerConfig {
-  const c: BrokerConfig = { ...DEFAULT_BROKER_CONFIG, ...partial };
+  const c = withDefaults(DEFAULT_BROKER_CONFIG, partial);
   const problems: string[] = [];
   if (!(c.initialEquity > 0)) problems.push('initialEquity must be > 0');
   if (!(c.feeBps >= 0)) problems.push('feeBps must be >= 0');
@@ -44,5 +49,5 @@ export function brokerConfig(partial: Partial<BrokerConfig> = {}): BrokerConfig 
   if (!(c.participation > 0 && c.participation <= 1)) problems.push('participation must be in (0, 1]');
   if (!(Number.isInteger(c.maxBarsToFill) && c.maxBarsToFill >= 1)) problems.push('maxBarsToFill must be an integer >= 1');
   if (problems.length > 0) throw new BrokerConfigError(problems);
-  return Object.freeze(c);
+  return c;
 }

@@ -230,6 +230,24 @@ describe('PaperBroker: exits', () => {
     expect(positions(outs).at(-1)!.side).toBe('FLAT');
   });
 
+  it('cancels the unfilled rest of the entry when the first take-profit is accepted, so it never buys while the target sells', () => {
+    const broker = new PaperBroker({}, clock);
+    const outs = run([
+      O(order()), B(bar(1, 100, 102.5, 99, 102, 4)), X(exit('TAKE_PROFIT', 1, 102, 0.16)), B(bar(2, 102.2, 103, 102, 102.5, 4)),
+    ], broker);
+    expect(statuses(outs)).toEqual(['SUBMITTED', 'ACCEPTED', 'PARTIALLY_FILLED', 'CANCELLED']);
+    expect(orders(outs).find((o) => o.status === 'CANCELLED')).toMatchObject({ reason: 'EXIT_TRIGGERED', filledQty: 0.4, tsEvent: T0 + M });
+    // Bar 1's volume went to the entry; the target takes bar 2's open, and the entry buys nothing more there.
+    expect(fills(outs).map((f) => [f.purpose, f.side, f.tsEvent])).toEqual([['ENTRY', 'BUY', T0 + M], ['TAKE_PROFIT', 'SELL', T0 + 2 * M]]);
+    expect(positions(outs).at(-1)!.qty).toBeCloseTo(0.24, 12);
+    expect(broker.snapshot().workingOrders).toEqual([]);
+  });
+
+  it('accepts an entry whose margin equals the free margin up to rounding dust', () => {
+    const broker = new PaperBroker({}, clock);
+    expect(orders(broker.step(O(order({ qty: 100 * (1 + 1e-12), leverage: 1 })))).at(-1)).toMatchObject({ status: 'ACCEPTED' });
+  });
+
   it('rejects an exit for a flat position, ignores a redelivered one and applies rule moves to the stop in force', () => {
     const broker = new PaperBroker({}, clock);
     const rej = run([X(exit('STOP_LOSS', 1, 98, 1))], broker);

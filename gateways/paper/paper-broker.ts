@@ -1,3 +1,6 @@
+import { QTY_EPS as EPS } from '../../operators/exits/quantity.ts';
+import { utcDayStart } from '../../operators/risk/drawdown-clock.ts';
+import { MARGIN_DUST } from '../../operators/risk/position-sizing.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import type { ExitEvent } from '../../schemas/exit-event.ts';
@@ -6,7 +9,7 @@ import type { OrderPurpose, OrderStatus } from '../../schemas/order-event.ts';
 import { out, type Clock, type Outgoing } from '../../schemas/ports.ts';
 import type { RiskOrder } from '../../schemas/risk-order.ts';
 import type { Side } from '../../schemas/trade.ts';
-import { Account, directionOf, DrawdownTracker, utcDayStart, type OpenPosition } from './account.ts';
+import { Account, directionOf, DrawdownTracker, type OpenPosition } from './account.ts';
 import { brokerConfig, type BrokerConfig } from './broker-config.ts';
 import { fillOf, orderEventOf, positionOf, type WorkingOrder } from './broker-messages.ts';
 import { feeOf, slipped, slippageFraction, triggerBase, volumeBudget } from './fill-model.ts';
@@ -61,17 +64,15 @@ interface PrintSlot {
   budget: number;
 }
 
-/** Relative size below which a remaining quantity counts as zero (float dust from ladder fractions). */
-const EPS = 1e-9;
-
 const isPos = (x: number): boolean => Number.isFinite(x) && x > 0;
 
 /**
  * The paper broker: a deterministic state machine over risk orders, exit orders and market prints. Entries are market
  * orders filled from the open of the prints after their decision, at most `participation` of each print's volume,
- * the rest cancelled after `maxBarsToFill` bars. Exits fill at their trigger in the print that triggered them (at the
- * open on a gap), the rest at the following opens. Emits order events, fills, positions and equity points; time comes
- * only from the inputs and tsInit from the injected clock. One instance per subscription.
+ * the rest cancelled after `maxBarsToFill` bars or when the position's first exit order is accepted. Exits fill at
+ * their trigger in the print that triggered them (at the open on a gap), the rest at the following opens. Emits order
+ * events, fills, positions and equity points; time comes only from the inputs and tsInit from the injected clock. One
+ * instance per subscription.
  */
 export class PaperBroker {
   /** The settings in force. */
@@ -140,7 +141,8 @@ export class PaperBroker {
     else if (!isPos(lev)) reason = 'INVALID_LEVERAGE';
     else if (!isPos(price)) reason = 'INVALID_PRICE';
     else if (this.account.positions.has(key) || this.hasWorkingEntry(key)) reason = 'POSITION_OPEN';
-    else if ((o.qty * price) / lev > this.freeMargin()) reason = 'INSUFFICIENT_MARGIN';
+    // Risk sizes the margin to fit the free margin exactly at times: rounding dust must not turn that into a rejection.
+    else if ((o.qty * price) / lev > this.freeMargin() + MARGIN_DUST * Math.abs(this.account.equity())) reason = 'INSUFFICIENT_MARGIN';
     if (reason) return this.emitOrder(w, 'REJECTED', o.tsEvent, reason);
     this.emitOrder(w, 'ACCEPTED', o.tsEvent);
     this.working.set(w.clientOrderId, w);
@@ -172,10 +174,12 @@ export class PaperBroker {
     // A stop closes the whole position, whatever the exit stage knew of it; a target never closes more than is open.
     w.qty = closeAll ? pos.qty : Math.min(e.qty, pos.qty);
     this.emitOrder(w, 'ACCEPTED', e.tsEvent);
-    if (closeAll) {
-      for (const o of [...this.working.values()]) {
-        if (o.positionId === e.positionId) this.cancel(o, o.purpose === 'ENTRY' ? 'EXIT_TRIGGERED' : 'SUPERSEDED_BY_STOP', e.tsEvent);
-      }
+    // The first exit ends the entry: what is still unfilled is cancelled, so the position stops growing while it is
+    // being closed and the exit ladder works on a fixed quantity. A stop also supersedes the other exits.
+    for (const o of [...this.working.values()]) {
+      if (o.positionId !== e.positionId) continue;
+      if (o.purpose === 'ENTRY') this.cancel(o, 'EXIT_TRIGGERED', e.tsEvent);
+      else if (closeAll) this.cancel(o, 'SUPERSEDED_BY_STOP', e.tsEvent);
     }
     this.working.set(coid, w);
     const slot = this.last.get(key);

@@ -9,6 +9,7 @@ import { CEO_DEFAULTS, initialCeoState, stepCeo, type CeoConfig, type CeoInput }
 import { CONSENSUS_DEFAULTS, decide, type ConsensusConfig } from './consensus.ts';
 import { MarketWatch } from './market-watch.ts';
 import { assessRisk, RISK_BRAIN_DEFAULTS, type RiskBrainConfig } from './risk-brain.ts';
+import { withDefaults } from '../risk/with-defaults.ts';
 import { chooseStrategy, STRATEGY_DEFAULTS, type StrategyConfig } from './strategy-brain.ts';
 
 /** Every setting of the brains, flat (the names do not overlap), so one config section can hold them. */
@@ -30,9 +31,7 @@ export type BrainsEvent =
 
 /** Defaults overlaid with the given settings; a key given as undefined keeps its default. */
 export function brainsConfig(config: Partial<BrainsConfig> = {}): BrainsConfig {
-  const cfg: Record<string, unknown> = { ...BRAINS_DEFAULTS };
-  for (const [k, v] of Object.entries(config)) if (v !== undefined) cfg[k] = v;
-  return Object.freeze(cfg) as unknown as BrainsConfig;
+  return withDefaults(BRAINS_DEFAULTS, config);
 }
 
 function ceoInput(ev: BrainsEvent, now: number, watch: MarketWatch): CeoInput {

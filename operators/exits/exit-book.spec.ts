@@ -5,11 +5,15 @@ import { ExitEventSchema, type ExitEvent } from '../../schemas/exit-event.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import type { Position } from '../../schemas/position.ts';
 import type { RiskOrder } from '../../schemas/risk-order.ts';
-import { ExitBook, type ExitInput } from './exit-book.ts';
+import type { OrderEvent } from '../../schemas/order-event.ts';
+import { DEFAULT_EXIT_RULES, ExitBook, type ExitInput } from './exit-book.ts';
+import { breakEvenOffsetBps, TRADING_COST_DEFAULTS } from './trading-costs.ts';
 
 const M = 60_000;
 const T0 = Date.UTC(2025, 4, 6, 10, 0);
 const clock = { now: () => 3 };
+/** The default break-even offset as a fraction. */
+const BE = DEFAULT_EXIT_RULES.breakEvenOffsetBps / 10_000;
 
 function bar(i: number, open: number, high: number, low: number, close: number): ExitInput {
   const b: Bar = {
@@ -97,11 +101,11 @@ describe('ExitBook: take-profit ladder, break-even and trailing', () => {
       bar(3, 102, 103.5, 101.6, 103.2),
       bar(4, 103.1, 103.2, 102.5, 102.6),
     ]);
-    // Arming: best = 102.3 (high of bar 2), trail 102.3 * 0.992 = 101.4816 > break-even 100.02.
+    // Arming: best = 102.3 (high of bar 2), trail 102.3 * 0.992 = 101.4816 > break-even 100.02 * (1 + BE).
     // Bar 3: low 101.6 stays above 101.4816; best 103.5 -> stop 102.672. Bar 4: low 102.5 touches it.
     expect(brief(es)).toEqual([
       ['TAKE_PROFIT', 1, 102, 0.4, 98],
-      ['STOP_TO_BREAK_EVEN', 0, 102, 0, 100.02],
+      ['STOP_TO_BREAK_EVEN', 0, 102, 0, expect.closeTo(100.02 * (1 + BE), 10)],
       ['TRAILING_ARMED', 0, 102, 0, expect.closeTo(101.4816, 10)],
       ['TRAILING_STOP', 0, expect.closeTo(102.672, 10), 0.6, expect.closeTo(102.672, 10)],
     ]);
@@ -116,10 +120,10 @@ describe('ExitBook: take-profit ladder, break-even and trailing', () => {
       bar(3, 98, 98.4, 96.9, 97),
       bar(4, 97.2, 97.8, 97.1, 97.7),
     ]);
-    // Break-even 100 (< 102); best 97.8 -> trail 98.5824; bar 3 best 96.9 -> 97.6752; bar 4 high 97.8 touches it.
+    // Break-even 100 * (1 - BE) (< 102); best 97.8 -> trail 98.5824; bar 3 best 96.9 -> 97.6752; bar 4 high 97.8 touches it.
     expect(brief(es)).toEqual([
       ['TAKE_PROFIT', 1, 98, 0.4, 102],
-      ['STOP_TO_BREAK_EVEN', 0, 98, 0, 100],
+      ['STOP_TO_BREAK_EVEN', 0, 98, 0, expect.closeTo(100 * (1 - BE), 10)],
       ['TRAILING_ARMED', 0, 98, 0, expect.closeTo(98.5824, 10)],
       ['TRAILING_STOP', 0, expect.closeTo(97.6752, 10), 0.6, expect.closeTo(97.6752, 10)],
     ]);
@@ -174,5 +178,55 @@ describe('ExitBook: take-profit ladder, break-even and trailing', () => {
     expect(es.find((e) => e.kind === 'STOP_TO_BREAK_EVEN')!.stopPrice).toBeCloseTo(100.08, 10);
     // Trail 102 * 0.95 = 96.9 is looser than break-even: the stop stays at 100.08.
     expect(es.find((e) => e.kind === 'TRAILING_ARMED')!.stopPrice).toBeCloseTo(100.08, 10);
+  });
+});
+
+describe('ExitBook: break-even covers the round trip', () => {
+  it('defaults the break-even offset to the default fees and slippage, so the stop there loses nothing', () => {
+    expect(DEFAULT_EXIT_RULES.breakEvenOffsetBps).toBe(breakEvenOffsetBps(TRADING_COST_DEFAULTS));
+    // 4 bps in, 4 bps + 2 bps slippage out: a little over 10 bps.
+    expect(DEFAULT_EXIT_RULES.breakEvenOffsetBps).toBeCloseTo(10.005, 3);
+    const f = TRADING_COST_DEFAULTS.feeBps / 10_000;
+    const s = TRADING_COST_DEFAULTS.slippageBps / 10_000;
+    for (const dir of [1, -1]) {
+      const entry = 100;
+      const stop = entry * (1 + (dir * DEFAULT_EXIT_RULES.breakEvenOffsetBps) / 10_000);
+      const exit = stop * (1 - dir * s);
+      const pnl = (exit - entry) * dir - f * (entry + exit);
+      expect(pnl).toBeGreaterThanOrEqual(-1e-12);
+    }
+  });
+});
+
+function entryEvent(status: OrderEvent['status'], filledQty: number, clientOrderId = 'co-1'): ExitInput {
+  const e: OrderEvent = {
+    id: `oe-${clientOrderId}-${status}`, tsEvent: T0, tsInit: 0, exchange: 'binance', symbol: 'BTC/USDT', clientOrderId, venue: 'paper', status,
+    purpose: 'ENTRY', side: 'BUY', type: 'MARKET', qty: 1, filledQty, avgPrice: filledQty > 0 ? 100 : 0, reason: status === 'REJECTED' ? 'INSUFFICIENT_MARGIN' : '',
+  };
+  return { kind: 'execution', event: e };
+}
+
+describe('ExitBook: entries that never fill', () => {
+  it('drops the plan of an entry rejected or cancelled with nothing filled', () => {
+    for (const dead of [entryEvent('REJECTED', 0), entryEvent('CANCELLED', 0)]) {
+      const book = new ExitBook({}, clock);
+      feed([order(), bar(1, 100, 101, 99.5, 100.5)], book);
+      expect(book.tracked()).toBe(1);
+      expect(feed([dead], book)).toEqual([]);
+      expect(book.tracked()).toBe(0);
+    }
+  });
+
+  it('keeps the plan of an entry cancelled after a partial fill, and ignores other order events', () => {
+    const book = new ExitBook({}, clock);
+    feed([order(), bar(1, 100, 101, 99.5, 100.5), pos(1, 0.4, 100), entryEvent('CANCELLED', 0.4), entryEvent('ACCEPTED', 0)], book);
+    expect(book.tracked()).toBe(1);
+    expect(brief(feed([bar(2, 99, 99, 97, 97.5)], book))).toEqual([['STOP_LOSS', 0, 98, 0.4, 98]]);
+  });
+
+  it('drops a plan that arrives after its entry was already rejected (out-of-order delivery)', () => {
+    const book = new ExitBook({}, clock);
+    feed([entryEvent('REJECTED', 0), order()], book);
+    expect(book.tracked()).toBe(0);
   });
 });

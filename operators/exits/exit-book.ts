@@ -2,9 +2,13 @@ import type { Bar } from '../../schemas/bar.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { ExitEvent, ExitKind } from '../../schemas/exit-event.ts';
 import { deriveId } from '../../schemas/ids.ts';
+import type { OrderEvent } from '../../schemas/order-event.ts';
 import type { Clock } from '../../schemas/ports.ts';
 import type { Position } from '../../schemas/position.ts';
 import type { RiskOrder } from '../../schemas/risk-order.ts';
+import { withDefaults } from '../risk/with-defaults.ts';
+import { QTY_EPS as EPS } from './quantity.ts';
+import { breakEvenOffsetBps, TRADING_COST_DEFAULTS } from './trading-costs.ts';
 
 /** Settings of the exit rules. */
 export interface ExitRulesConfig {
@@ -12,25 +16,27 @@ export interface ExitRulesConfig {
   readonly ladder: readonly number[];
   /** Trailing stop distance from the best price since arming, as a fraction (0.008 = 0.8%). */
   readonly trailingCallback: number;
-  /** Break-even stop offset beyond the average entry in basis points (e.g. 8 to cover round-trip fees); 0 = entry. */
+  /** Break-even stop offset beyond the average entry in basis points, covering the round trip's fees and slippage; 0 = entry. */
   readonly breakEvenOffsetBps: number;
 }
 
-/** Defaults: ladder 40/40/20, 0.8% trailing callback, break-even at the average entry. */
+/** Defaults: ladder 40/40/20, 0.8% trailing callback, break-even covering the default costs (about 10 bps past entry). */
 export const DEFAULT_EXIT_RULES: ExitRulesConfig = Object.freeze({
   ladder: Object.freeze([0.4, 0.4, 0.2]),
   trailingCallback: 0.008,
-  breakEvenOffsetBps: 0,
+  breakEvenOffsetBps: breakEvenOffsetBps(TRADING_COST_DEFAULTS),
 });
 
 /** One input of the exit rules, in arrival order. */
 export type ExitInput =
   | { readonly kind: 'order'; readonly order: RiskOrder }
   | { readonly kind: 'position'; readonly position: Position }
-  | { readonly kind: 'bar'; readonly bar: Bar };
+  | { readonly kind: 'bar'; readonly bar: Bar }
+  /** An exec.orders.v1 event: an entry rejected or cancelled with nothing filled ends its plan. */
+  | { readonly kind: 'execution'; readonly event: OrderEvent };
 
-/** Relative size below which a quantity counts as zero (float dust from ladder fractions). */
-const EPS = 1e-9;
+/** Dead entries remembered at most, waiting for a late plan. */
+const MAX_DEAD_ENTRIES = 1024;
 
 interface Tracked {
   readonly positionId: string;
@@ -75,15 +81,18 @@ export class ExitBook {
   private readonly byId = new Map<string, Tracked>();
   private readonly lastBar = new Map<string, Bar>();
   private readonly latestPlanTs = new Map<string, number>();
+  /** Entries that died unfilled before their plan arrived (out-of-order delivery): the plan is dropped when it comes. */
+  private readonly deadEntries = new Set<string>();
 
   constructor(config: Partial<ExitRulesConfig>, private readonly clock: Clock) {
-    this.config = Object.freeze({ ...DEFAULT_EXIT_RULES, ...config });
+    this.config = withDefaults(DEFAULT_EXIT_RULES, config);
   }
 
   /** Processes one input and returns the exit events it causes, in order. */
   step(input: ExitInput): ExitEvent[] {
     if (input.kind === 'order') return this.onOrder(input.order);
     if (input.kind === 'position') return this.onPosition(input.position);
+    if (input.kind === 'execution') return this.onExecution(input.event);
     return this.onBar(input.bar);
   }
 
@@ -94,6 +103,7 @@ export class ExitBook {
 
   private onOrder(o: RiskOrder): ExitEvent[] {
     if (o.verdict !== 'APPROVED' || o.side === null) return [];
+    if (this.deadEntries.delete(o.clientOrderId)) return [];
     const key = instrumentKey(o);
     // A redelivered order (same id, or older than the newest plan on the instrument) must not replace a newer plan.
     if (this.byId.get(o.clientOrderId)?.plan || o.tsEvent < (this.latestPlanTs.get(key) ?? Number.NEGATIVE_INFINITY)) return [];
@@ -130,6 +140,18 @@ export class ExitBook {
     const bar = this.lastBar.get(t.key);
     // The position changed in the last bar we saw: that bar is evaluated now if it was not yet for this position.
     return bar && bar.tsEvent === p.tsEvent ? this.catchUp(t) : [];
+  }
+
+  /** An entry the broker rejected, or cancelled before any fill, will never open a position: its plan goes. */
+  private onExecution(e: OrderEvent): ExitEvent[] {
+    if (e.purpose !== 'ENTRY' || !(e.status === 'REJECTED' || e.status === 'CANCELLED') || e.filledQty > 0) return [];
+    const t = this.byId.get(e.clientOrderId);
+    if (!t) {
+      this.deadEntries.add(e.clientOrderId);
+      // Bounded: an entry whose plan never comes (it was replaced, or the event was redelivered) must not pile up.
+      if (this.deadEntries.size > MAX_DEAD_ENTRIES) this.deadEntries.delete(this.deadEntries.values().next().value!);
+    } else if (!t.opened) this.byId.delete(e.clientOrderId);
+    return [];
   }
 
   private onBar(b: Bar): ExitEvent[] {

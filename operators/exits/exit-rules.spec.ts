@@ -5,7 +5,7 @@ import type { ExitEvent } from '../../schemas/exit-event.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import type { Position } from '../../schemas/position.ts';
 import type { RiskOrder } from '../../schemas/risk-order.ts';
-import type { ExitInput } from './exit-book.ts';
+import { DEFAULT_EXIT_RULES, type ExitInput } from './exit-book.ts';
 import { exitRules } from './exit-rules.ts';
 
 const M = 60_000;
@@ -56,10 +56,10 @@ describe('exitRules', () => {
       const src = cold<ExitInput>('ob-p-t-----q-u-f-x|', {
         o: order, b: bar(1, 50.5, 49.5), p: pos(1, 2), t: bar(2, 51.5, 50.6), q: pos(2, 1.2), u: bar(3, 51.6, 51), f: pos(3, 0), x: bar(4, 51, 40),
       });
-      // best 51.5 -> trail 51.088 (> break-even 50): bar 3's low 51 touches it.
+      // best 51.5 -> trail 51.088 (> break-even 50 plus the default cost offset): bar 3's low 51 touches it.
       expectObservable(src.pipe(exitRules({ scheduler: ts }))).toBe('-----(abc)---d----|', {
         a: ev('TAKE_PROFIT', 1, 5, 2, 51, 0.8, 49),
-        b: ev('STOP_TO_BREAK_EVEN', 0, 5, 2, 51, 0, 50),
+        b: ev('STOP_TO_BREAK_EVEN', 0, 5, 2, 51, 0, 50 * (1 + DEFAULT_EXIT_RULES.breakEvenOffsetBps / 10_000)),
         c: ev('TRAILING_ARMED', 0, 5, 2, 51, 0, 51.5 * 0.992),
         d: ev('TRAILING_STOP', 0, 13, 3, 51.5 * 0.992, 1.2, 51.5 * 0.992),
       });

@@ -1,31 +1,14 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { Equity } from '../../schemas/equity.ts';
-import { drawdownHalts, haltAt, initialHaltState, isoWeekIndex, stepHalt, utcDayIndex, type HaltState } from './drawdown-halt.ts';
+import { utcDayIndex } from './drawdown-clock.ts';
+import { drawdownHalts, haltAt, initialHaltState, stepHalt, type HaltState } from './drawdown-halt.ts';
 
 const at = (d: number, h = 0, m = 0, s = 0, ms = 0): number => Date.UTC(2024, 0, d, h, m, s, ms); // January 2024: the 1st is a Monday
 
 function feed(points: readonly [number, number][], from: HaltState = initialHaltState()): HaltState {
   return points.reduce((s, [t, equity]) => stepHalt(s, { tsEvent: t, equity }), from);
 }
-
-describe('utcDayIndex / isoWeekIndex', () => {
-  it('splits days at 00:00 UTC', () => {
-    expect(new Date(at(7)).getUTCDay()).toBe(0); // Sunday
-    expect(utcDayIndex(at(7, 23, 59, 59, 999))).toBe(utcDayIndex(at(7)));
-    expect(utcDayIndex(at(8))).toBe(utcDayIndex(at(7)) + 1);
-    expect(utcDayIndex(at(8))).toBe((at(8) - Date.UTC(1970, 0, 1)) / 86_400_000);
-  });
-
-  it('splits ISO weeks at Monday 00:00 UTC', () => {
-    expect(new Date(Date.UTC(1970, 0, 5)).getUTCDay()).toBe(1); // the first Monday after the epoch
-    expect(isoWeekIndex(Date.UTC(1970, 0, 5))).toBe(0);
-    expect(isoWeekIndex(Date.UTC(1970, 0, 4, 23, 59))).toBe(-1);
-    expect(isoWeekIndex(at(1))).toBe(isoWeekIndex(at(7, 23, 59, 59, 999))); // Monday 1st .. Sunday 7th
-    expect(isoWeekIndex(at(8))).toBe(isoWeekIndex(at(7, 23, 59)) + 1);
-    expect(isoWeekIndex(at(8))).toBe((at(8) - Date.UTC(1970, 0, 5)) / (7 * 86_400_000));
-  });
-});
 
 describe('stepHalt / haltAt', () => {
   it('halts on a loss on Sunday 23:59 and lifts both halts at Monday 00:00', () => {

@@ -1,6 +1,6 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { positionSizing, sizePosition, SIZING_DEFAULTS, type SizingInput, type SizingResult } from './position-sizing.ts';
+import { MAX_LEVERAGE, positionSizing, sizePosition, SIZING_DEFAULTS, type SizingInput, type SizingResult } from './position-sizing.ts';
 
 const base: SizingInput = { side: 'LONG', close: 100, atrPct: 0.01, equity: 10_000, riskScale: 1, openExposure: 0, instrumentExposure: 0 };
 const size = (o: Partial<SizingInput> = {}, cfg: Partial<typeof SIZING_DEFAULTS> = {}): SizingResult => sizePosition({ ...base, ...o }, { ...SIZING_DEFAULTS, ...cfg });
@@ -77,6 +77,49 @@ describe('sizePosition: caps and leverage', () => {
     expect(r.qty).toBeCloseTo(50, 9);
     expect(size({ openExposure: 29_995 })).toMatchObject({ ok: false, reason: 'EXPOSURE_CAP' }); // room 5 < 10
     expect(size({ instrumentExposure: 9_995 })).toMatchObject({ ok: false, reason: 'EXPOSURE_CAP' });
+  });
+});
+
+describe('sizePosition: margin', () => {
+  it('defaults to at most 10x, within the 1..30 bound of the config', () => {
+    expect(SIZING_DEFAULTS.maxLeverage).toBe(10);
+    expect(MAX_LEVERAGE).toBe(30);
+  });
+
+  it('sets leverage from the free margin: ceil(notional / (equity - used margin)), so a second entry still fits', () => {
+    // notional 6 666.67; equity 10 000 of which 7 000 is pledged: free 3 000 -> ceil(2.22) = 3x, margin 2 222 <= 3 000
+    const r = ok(size({ usedMargin: 7_000 }));
+    expect(r.notional).toBeCloseTo(6_666.6667, 3);
+    expect(r.leverage).toBe(3);
+    expect(r.notional / r.leverage).toBeLessThanOrEqual(3_000);
+    expect(r.detail).toContain('3x on free margin 3000.00 (equity 10000.00, used 7000.00)');
+    expect(ok(size({ usedMargin: 0 })).leverage).toBe(1);
+  });
+
+  it('gives the whole free margin at most: margin = notional / leverage never exceeds it (beyond dust), even at exact multiples', () => {
+    for (const used of [0, 3_333.33, 5_000, 6_666.666666, 8_888.88, 9_000, 9_333.33]) {
+      const r = ok(size({ usedMargin: used }));
+      expect(r.notional / r.leverage).toBeLessThanOrEqual((10_000 - used) * (1 + 1e-9));
+    }
+  });
+
+  it('caps the notional at maxLeverage x free margin', () => {
+    // free 500: 10x carries 5 000 < the 6 667 wanted
+    const r = ok(size({ usedMargin: 9_500 }));
+    expect(r.notional).toBeCloseTo(5_000, 6);
+    expect(r.leverage).toBe(10);
+    expect(r.detail).toContain('capped by leverage');
+  });
+
+  it('denies EXPOSURE_CAP with "insufficient margin" when even maxLeverage does not fit the minimum notional', () => {
+    const tight = size({ usedMargin: 9_999.5 }); // free 0.5: 10x carries 5 < 10
+    expect(tight).toMatchObject({ ok: false, reason: 'EXPOSURE_CAP' });
+    expect(!tight.ok && tight.detail).toMatch(/^insufficient margin: 10x on free margin 0\.500000/);
+    for (const used of [10_000, 12_000]) {
+      const none = size({ usedMargin: used });
+      expect(none).toMatchObject({ ok: false, reason: 'EXPOSURE_CAP' });
+      expect(!none.ok && none.detail).toMatch(/^insufficient margin/);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import { map } from 'rxjs/operators';
+import { withDefaults } from './with-defaults.ts';
 
 /** Settings of position sizing. Fractions of equity unless said otherwise. */
 export interface SizingConfig {
@@ -7,7 +8,7 @@ export interface SizingConfig {
   readonly riskPerTrade: number;
   /** Stop distance in ATRs: stop = entry -/+ k * atrPct * close. */
   readonly stopAtrMultiple: number;
-  /** Highest leverage (notional / equity), 1..30. */
+  /** Highest leverage of an order (its notional / its margin), 1..MAX_LEVERAGE. */
   readonly maxLeverage: number;
   /** Cap on total open notional (positions and pending entries) as a multiple of equity. */
   readonly maxExposure: number;
@@ -19,11 +20,17 @@ export interface SizingConfig {
   readonly takeProfitR: readonly number[];
 }
 
+/** The highest leverage any configuration may allow. */
+export const MAX_LEVERAGE = 30;
+
+/** Relative rounding dust by which a margin may exceed the free margin and still fit (the paper broker allows the same). */
+export const MARGIN_DUST = 1e-9;
+
 /** Defaults of position sizing. */
 export const SIZING_DEFAULTS: SizingConfig = Object.freeze({
   riskPerTrade: 0.01,
   stopAtrMultiple: 1.5,
-  maxLeverage: 30,
+  maxLeverage: 10,
   maxExposure: 3,
   maxInstrumentExposure: 1,
   minNotional: 10,
@@ -43,6 +50,8 @@ export interface SizingInput {
   readonly openExposure: number;
   /** Notional open now on this instrument. */
   readonly instrumentExposure: number;
+  /** Margin pledged already (open positions and pending entries, as the broker counts it); 0 when absent. */
+  readonly usedMargin?: number;
 }
 
 /** A sized order or the reason it cannot be sized. */
@@ -64,12 +73,13 @@ const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(2) : x.toPrec
 
 /**
  * Sizes an intent by risk: stopDistance = stopAtrMultiple * atrPct * close; target risk = riskPerTrade * riskScale of
- * equity; qty = equity * risk / stopDistance. The notional is then capped by maxLeverage * equity, the instrument's
- * room (maxInstrumentExposure * equity - its notional) and the account's room (maxExposure * equity - open notional).
- * Leverage = ceil(notional / equity) within 1..maxLeverage: the smallest whole leverage whose margin fits the equity.
- * Take-profits sit at entry +/- r * stopDistance for each r of the ladder. Denies INVALID_STOP for a stop that is not
- * a positive distance or puts the stop or a take-profit at or below zero, SIZE_TOO_SMALL when the risk-based notional is below minNotional
- * (or there is no equity), EXPOSURE_CAP when the caps leave less than minNotional.
+ * equity; qty = equity * risk / stopDistance. With free margin = equity - usedMargin, the notional is then capped by
+ * maxLeverage * free margin, the instrument's room (maxInstrumentExposure * equity - its notional) and the account's
+ * room (maxExposure * equity - open notional). Leverage = ceil(notional / free margin) within 1..maxLeverage: the
+ * smallest whole leverage whose margin the broker can still reserve. Take-profits sit at entry +/- r * stopDistance for
+ * each r of the ladder. Denies INVALID_STOP for a stop that is not a positive distance or puts the stop or a take-profit
+ * at or below zero, SIZE_TOO_SMALL when the risk-based notional is below minNotional (or there is no equity),
+ * EXPOSURE_CAP when the caps leave less than minNotional ("insufficient margin ..." when even maxLeverage does not fit).
  */
 export function sizePosition(input: SizingInput, config: SizingConfig = SIZING_DEFAULTS): SizingResult {
   const { side, close, atrPct, equity } = input;
@@ -91,8 +101,12 @@ export function sizePosition(input: SizingInput, config: SizingConfig = SIZING_D
   if (!(riskNotional >= config.minNotional)) {
     return { ok: false, reason: 'SIZE_TOO_SMALL', detail: `risk-based notional ${fmt(riskNotional)} < min ${config.minNotional} (risk ${(targetRisk * 100).toFixed(3)}% of ${fmt(equity)})` };
   }
+  const used = input.usedMargin !== undefined && Number.isFinite(input.usedMargin) ? Math.max(0, input.usedMargin) : 0;
+  const free = equity - used;
+  const marginNote = `free margin ${fmt(free)} (equity ${fmt(equity)}, used ${fmt(used)})`;
+  if (!(free > 0)) return { ok: false, reason: 'EXPOSURE_CAP', detail: `insufficient margin: no ${marginNote}` };
   const caps: [string, number][] = [
-    ['leverage', config.maxLeverage * equity],
+    ['leverage', config.maxLeverage * free],
     ['instrument exposure', config.maxInstrumentExposure * equity - input.instrumentExposure],
     ['total exposure', config.maxExposure * equity - input.openExposure],
   ];
@@ -104,6 +118,9 @@ export function sizePosition(input: SizingInput, config: SizingConfig = SIZING_D
       cappedBy = name;
     }
   }
+  if (notional < config.minNotional && cappedBy === 'leverage') {
+    return { ok: false, reason: 'EXPOSURE_CAP', detail: `insufficient margin: ${config.maxLeverage}x on ${marginNote} carries ${fmt(notional)} < min ${config.minNotional}` };
+  }
   if (notional < config.minNotional) {
     return {
       ok: false,
@@ -112,16 +129,19 @@ export function sizePosition(input: SizingInput, config: SizingConfig = SIZING_D
     };
   }
   const qty = notional / close;
-  // Subtract a hair so that a notional of exactly k * equity, computed with rounding error, gives k and not k + 1.
-  const leverage = Math.min(config.maxLeverage, Math.max(1, Math.ceil(notional / equity - 1e-9)));
+  // Subtract a hair so that a notional of exactly k * free margin, computed with rounding error, gives k and not k + 1;
+  // then make sure the margin fits up to rounding dust.
+  let leverage = Math.max(1, Math.ceil(notional / free - MARGIN_DUST));
+  if (notional / leverage > free * (1 + MARGIN_DUST)) leverage += 1;
+  leverage = Math.min(config.maxLeverage, leverage);
   const riskFraction = (qty * stopDistance) / equity;
   const capNote = cappedBy ? `, capped by ${cappedBy} from ${fmt(riskNotional)}` : '';
-  const detail = `risk ${(riskFraction * 100).toFixed(3)}% of ${fmt(equity)}, stop ${config.stopAtrMultiple} ATR = ${fmt(stopDistance)}, notional ${fmt(notional)}${capNote}`;
+  const detail = `risk ${(riskFraction * 100).toFixed(3)}% of ${fmt(equity)}, stop ${config.stopAtrMultiple} ATR = ${fmt(stopDistance)}, notional ${fmt(notional)}${capNote}, ${leverage}x on ${marginNote}`;
   return { ok: true, qty, notional, leverage, stopPrice, takeProfits, riskFraction, detail };
 }
 
 /** Position sizing as an operator: one result per input. */
 export function positionSizing(config: Partial<SizingConfig> = {}): OperatorFunction<SizingInput, SizingResult> {
-  const cfg: SizingConfig = { ...SIZING_DEFAULTS, ...config };
+  const cfg = withDefaults(SIZING_DEFAULTS, config);
   return (source) => source.pipe(map((input) => sizePosition(input, cfg)));
 }

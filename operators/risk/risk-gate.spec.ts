@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { BrainDecision } from '../../schemas/brain-decision.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import { deriveId } from '../../schemas/ids.ts';
+import type { OrderEvent } from '../../schemas/order-event.ts';
 import type { Position } from '../../schemas/position.ts';
 import { DenyReason } from '../../schemas/risk-order.ts';
-import { evaluateIntent, InvalidIntentError, RISK_DEFAULTS, riskConfig, riskGate, type RiskContext, type RiskEvent } from './risk-gate.ts';
+import { evaluateIntent, InvalidIntentError, RISK_DEFAULTS, riskConfig, riskGate, type RiskContext, type RiskInput } from './risk-gate.ts';
 
 const MIN = 60_000;
 const at = (d: number, h = 0, m = 0): number => Date.UTC(2024, 0, d, h, m); // January 2024: the 1st is a Monday
@@ -161,10 +162,18 @@ describe('evaluateIntent', () => {
   });
 });
 
+function orderEvent(d: BrainDecision, status: OrderEvent['status'], filledQty = 0): OrderEvent {
+  return {
+    id: `oe-${d.id}-${status}`, tsEvent: d.tsEvent, tsInit: 0, exchange: d.exchange, symbol: d.symbol, clientOrderId: deriveId('co', d.id),
+    venue: 'paper', status, purpose: 'ENTRY', side: 'BUY', type: 'MARKET', qty: 1, filledQty, avgPrice: 0, reason: status === 'REJECTED' ? 'INSUFFICIENT_MARGIN' : '',
+  };
+}
+
 const tag = {
-  d: (decision: BrainDecision): RiskEvent => ({ kind: 'decision', decision }),
-  e: (e: Equity): RiskEvent => ({ kind: 'equity', equity: e }),
-  p: (position: Position): RiskEvent => ({ kind: 'position', position }),
+  d: (decision: BrainDecision): RiskInput => ({ kind: 'decision', decision }),
+  e: (e: Equity): RiskInput => ({ kind: 'equity', equity: e }),
+  p: (position: Position): RiskInput => ({ kind: 'position', position }),
+  x: (event: OrderEvent): RiskInput => ({ kind: 'execution', event }),
 };
 const brief = map((o: { verdict: string; denyReason: string; tsInit: number }) => [o.verdict, o.denyReason, o.tsInit]);
 
@@ -235,6 +244,71 @@ describe('riskGate operator (marbles)', () => {
   });
 });
 
+describe('riskGate: margin and order events', () => {
+  it('sizes leverage on the margin left, so a second entry on another instrument fits what the broker can reserve', () => {
+    const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
+    ts.run(({ cold, expectObservable }) => {
+      const src = cold('a-b-c|', {
+        a: tag.e(equity(0, 10_000)),
+        b: tag.d(decision(MIN)), // notional 6 667 at 1x: 6 667 of margin pending
+        c: tag.d(decision(MIN, { symbol: 'ETH/USDT' })), // 6 667 on 3 333 free: 2x covers it exactly, margin 3 333
+      });
+      const brief2 = map((o: { denyReason: string; leverage: number; qty: number; refPrice: number }) => [o.denyReason, o.leverage, Number(((o.qty * o.refPrice) / o.leverage).toFixed(2))]);
+      expectObservable(src.pipe(riskGate({ scheduler: ts }), brief2)).toBe('--b-c|', { b: ['NONE', 1, 6_666.67], c: ['NONE', 2, 3_333.33] });
+    });
+  });
+
+  it('denies EXPOSURE_CAP "insufficient margin" when the pledged margin leaves too little even at maxLeverage', () => {
+    const events = [tag.e(equity(0, 10_000)), tag.p({ ...position(0, 'LONG', 'co-x', 99.995, 'SOL/USDT'), leverage: 1 }), tag.d(decision(MIN))];
+    const out: string[] = [];
+    from(events).pipe(riskGate({ scheduler: { now: () => 0 } as never })).subscribe((o) => out.push(`${o.denyReason}: ${o.denyDetail}`));
+    expect(out).toEqual([expect.stringMatching(/^EXPOSURE_CAP: insufficient margin: 10x on free margin 0\.500000 \(equity 10000\.00, used 9999\.50\) carries 5\.00000 < min 10$/)]);
+  });
+
+  it('frees the instrument and its margin at once when the entry is REJECTED or CANCELLED unfilled, not after the TTL', () => {
+    const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
+    ts.run(({ cold, expectObservable }) => {
+      const first = decision(at(3, 12));
+      const second = decision(at(3, 12, 1));
+      const src = cold('a-b-c-d-e-f|', {
+        a: tag.e(equity(at(3, 11), 10_000)),
+        b: tag.d(first), // approved
+        c: tag.x(orderEvent(first, 'REJECTED')),
+        d: tag.d(second), // approved again at once
+        e: tag.x(orderEvent(second, 'CANCELLED')),
+        f: tag.d(decision(at(3, 12, 2))), // and again
+      });
+      expectObservable(src.pipe(riskGate({ scheduler: ts }), map((o) => [o.denyReason, o.leverage]))).toBe('--b---d---f|', {
+        b: ['NONE', 1],
+        d: ['NONE', 1],
+        f: ['NONE', 1],
+      });
+    });
+  });
+
+  it('keeps a partly filled entry pending (and its instrument busy) until the order ends', () => {
+    const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
+    ts.run(({ cold, expectObservable }) => {
+      const first = decision(at(3, 12));
+      const coid = deriveId('co', first.id);
+      const src = cold('a-b-c-d-e-f-g|', {
+        a: tag.e(equity(at(3, 11), 10_000)),
+        b: tag.d(first),
+        c: tag.x(orderEvent(first, 'PARTIALLY_FILLED', 20)),
+        d: tag.p(position(at(3, 12, 1), 'LONG', coid, 20)),
+        e: tag.d(decision(at(3, 12, 1), { symbol: 'ETH/USDT' })), // BTC: 2 000 open at 1x + 4 667 still working: 3 333 free
+        f: tag.x(orderEvent(first, 'CANCELLED', 20)),
+        g: tag.d(decision(at(3, 12, 2), { symbol: 'SOL/USDT' })), // BTC 2 000 + ETH 6 667 at 2x (3 333): 4 667 free -> 2x
+      });
+      expectObservable(src.pipe(riskGate({ scheduler: ts }), map((o) => [o.symbol, o.denyReason, o.leverage]))).toBe('--b-----e---g|', {
+        b: ['BTC/USDT', 'NONE', 1],
+        e: ['ETH/USDT', 'NONE', 2],
+        g: ['SOL/USDT', 'NONE', 2],
+      });
+    });
+  });
+});
+
 describe('riskGate: determinism and config', () => {
   it('gives identical orders for the same input on separate subscriptions', async () => {
     const events = [tag.e(equity(0, 10_000)), tag.d(decision(MIN)), tag.d(decision(MIN, { symbol: 'ETH/USDT', side: 'SHORT' })), tag.d(decision(2 * MIN))];
@@ -250,6 +324,9 @@ describe('riskGate: determinism and config', () => {
     expect(riskConfig({ confidenceGate: undefined }).confidenceGate).toBe(0.65);
     const cfg = riskConfig({ confidenceGate: 0.7, riskPerTrade: 0.02, maxLeverage: 10, dailyDrawdownHalt: 0.1, weeklyDrawdownHalt: 0.2, maxExposure: 2 });
     expect(cfg).toMatchObject({ confidenceGate: 0.7, maxLeverage: 10, stopAtrMultiple: RISK_DEFAULTS.stopAtrMultiple });
+    expect(RISK_DEFAULTS).toMatchObject({ maxLeverage: 10, maxInstrumentExposure: 1 });
+    // A wider instrument cap lets more of the risk-based size through (1% of 10 000 on a 0.3 stop is 33 333 of notional).
+    expect(evaluateIntent(decision(0, { atrPct: 0.002 }), calm, 0, riskConfig({ maxInstrumentExposure: 2 })).qty).toBeCloseTo(200, 9);
     expect(evaluateIntent(decision(0, { confidence: 0.68 }), calm, 0, cfg).denyReason).toBe('CONFIDENCE_BELOW_GATE');
   });
 });

@@ -4,17 +4,19 @@ import type { BrainDecision } from '../../schemas/brain-decision.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import { deriveId } from '../../schemas/ids.ts';
+import type { OrderEvent } from '../../schemas/order-event.ts';
 import type { Position } from '../../schemas/position.ts';
 import type { DenyReason, RiskOrder } from '../../schemas/risk-order.ts';
 import { haltAt, HALT_DEFAULTS, initialHaltState, stepHalt, type HaltConfig, type HaltState, type HaltView } from './drawdown-halt.ts';
 import { ExposureBook, type InstrumentExposure } from './exposure-book.ts';
 import { sizePosition, SIZING_DEFAULTS, type SizingConfig } from './position-sizing.ts';
+import { withDefaults } from './with-defaults.ts';
 
-/** Every setting of risk v1, flat. The first six match the `risk` section of the run configuration. */
+/** Every setting of risk v1, flat. The `risk` section of the run configuration holds the main ones. */
 export interface RiskConfig extends SizingConfig, HaltConfig {
   /** Intents below this ensemble confidence are denied. */
   readonly confidenceGate: number;
-  /** An approved entry counts as open on its instrument for this long unless its position shows up first. */
+  /** An approved entry whose order ends without an order event (lost) stops counting as open after this long. */
   readonly pendingEntryTtlMs: number;
 }
 
@@ -29,16 +31,17 @@ export const RISK_DEFAULTS: RiskConfig = Object.freeze({
 
 /** Defaults overlaid with the given settings; a key given as undefined keeps its default. */
 export function riskConfig(config: Partial<RiskConfig> = {}): RiskConfig {
-  const cfg: Record<string, unknown> = { ...RISK_DEFAULTS };
-  for (const [k, v] of Object.entries(config)) if (v !== undefined) cfg[k] = v;
-  return Object.freeze(cfg) as unknown as RiskConfig;
+  return withDefaults(RISK_DEFAULTS, config);
 }
 
-/** One input of risk, tagged by topic. */
+/** One input of risk from the decision, equity and position topics, tagged by topic. */
 export type RiskEvent =
   | { readonly kind: 'decision'; readonly decision: BrainDecision }
   | { readonly kind: 'equity'; readonly equity: Equity }
   | { readonly kind: 'position'; readonly position: Position };
+
+/** Every input of risk: the RiskEvents plus exec.orders.v1 events, which end pending entries. */
+export type RiskInput = RiskEvent | { readonly kind: 'execution'; readonly event: OrderEvent };
 
 /** An INTENT without a LONG or SHORT side: a broken invariant of the brains, so the stage crashes (crash-only). */
 export class InvalidIntentError extends Error {
@@ -61,6 +64,8 @@ export interface RiskContext {
   readonly instrument: InstrumentExposure;
   /** Open notional on every instrument. */
   readonly openExposure: number;
+  /** Margin pledged by open positions and pending entries, as the broker counts it; 0 when absent. */
+  readonly usedMargin?: number;
 }
 
 /** Risk order id and client order id of a decision. */
@@ -117,6 +122,7 @@ export function evaluateIntent(decision: BrainDecision, ctx: RiskContext, tsInit
       riskScale: d.riskScale,
       openExposure: ctx.openExposure,
       instrumentExposure: ctx.instrument.notional,
+      usedMargin: ctx.usedMargin ?? 0,
     },
     config,
   );
@@ -145,38 +151,63 @@ export function evaluateIntent(decision: BrainDecision, ctx: RiskContext, tsInit
 }
 
 /**
- * Risk over one tagged stream, in arrival order: equity points feed the drawdown halts and the sizing equity,
- * positions feed the exposure book, and each INTENT decision becomes one risk order (REFUSAL decisions produce
- * nothing: they are journaled already). An approval is booked as a pending entry at once, so the next intent on the
- * same instrument sees it. State lives per subscription.
+ * The state of risk and its step over one input, in arrival order: equity points feed the drawdown halts and the sizing
+ * equity, positions and order events feed the exposure book, and each INTENT decision becomes one risk order
+ * (REFUSAL decisions produce nothing: they are journaled already). An approval is booked as a pending entry at once,
+ * with its margin, so the next intent sees it; a REJECTED or CANCELLED entry frees its instrument and margin at once.
  */
-export function riskGate(deps: { readonly scheduler: SchedulerLike; readonly config?: Partial<RiskConfig> }): OperatorFunction<RiskEvent, RiskOrder> {
-  const cfg = riskConfig(deps.config);
+export class RiskDesk {
+  /** The settings in force. */
+  readonly config: RiskConfig;
+  private halt: HaltState = initialHaltState();
+  private readonly book: ExposureBook;
+
+  constructor(config: Partial<RiskConfig> = {}) {
+    this.config = riskConfig(config);
+    this.book = new ExposureBook(this.config.pendingEntryTtlMs);
+  }
+
+  /** Takes one input at clock time `now` (the tsInit of an order); returns the risk order of an INTENT, else undefined. */
+  step(ev: RiskInput, now: number): RiskOrder | undefined {
+    if (ev.kind === 'equity') {
+      this.halt = stepHalt(this.halt, ev.equity, this.config);
+      return undefined;
+    }
+    if (ev.kind === 'position') {
+      this.book.applyPosition(ev.position);
+      return undefined;
+    }
+    if (ev.kind === 'execution') {
+      this.book.applyOrder(ev.event);
+      return undefined;
+    }
+    const d = ev.decision;
+    if (d.outcome !== 'INTENT') return undefined;
+    const key = instrumentKey(d);
+    this.book.expire(d.tsEvent);
+    const ctx: RiskContext = {
+      equity: this.halt.equity,
+      halt: haltAt(this.halt, d.tsEvent, this.config),
+      instrument: this.book.instrument(key),
+      openExposure: this.book.total(),
+      usedMargin: this.book.usedMargin(),
+    };
+    const order = evaluateIntent(d, ctx, now, this.config);
+    if (order.verdict === 'APPROVED') {
+      const { clientOrderId, qty, refPrice, leverage } = order;
+      this.book.addPending({ key, clientOrderId, notional: qty * refPrice, tsEvent: d.tsEvent, qty, leverage });
+    }
+    return order;
+  }
+}
+
+/** Risk over one tagged stream, in arrival order: a RiskDesk per subscription, tsInit from the scheduler. */
+export function riskGate(deps: { readonly scheduler: SchedulerLike; readonly config?: Partial<RiskConfig> }): OperatorFunction<RiskInput, RiskOrder> {
   return (source) =>
     defer(() => {
-      let halt: HaltState = initialHaltState();
-      const book = new ExposureBook(cfg.pendingEntryTtlMs);
+      const desk = new RiskDesk(deps.config);
       return source.pipe(
-        map((ev): RiskOrder | undefined => {
-          if (ev.kind === 'equity') {
-            halt = stepHalt(halt, ev.equity, cfg);
-            return undefined;
-          }
-          if (ev.kind === 'position') {
-            book.applyPosition(ev.position);
-            return undefined;
-          }
-          const d = ev.decision;
-          if (d.outcome !== 'INTENT') return undefined;
-          const key = instrumentKey(d);
-          book.expire(d.tsEvent);
-          const ctx: RiskContext = { equity: halt.equity, halt: haltAt(halt, d.tsEvent, cfg), instrument: book.instrument(key), openExposure: book.total() };
-          const order = evaluateIntent(d, ctx, deps.scheduler.now(), cfg);
-          if (order.verdict === 'APPROVED') {
-            book.addPending({ key, clientOrderId: order.clientOrderId, notional: order.qty * order.refPrice, tsEvent: d.tsEvent });
-          }
-          return order;
-        }),
+        map((ev) => desk.step(ev, deps.scheduler.now())),
         filter((o): o is RiskOrder => o !== undefined),
       );
     });

@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { Subject, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../schemas/bar.ts';
+import type { BrainDecision } from '../../schemas/brain-decision.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import type { ExitEvent } from '../../schemas/exit-event.ts';
 import type { Fill } from '../../schemas/fill.ts';
@@ -10,15 +11,17 @@ import type { OrderEvent } from '../../schemas/order-event.ts';
 import type { Outgoing } from '../../schemas/ports.ts';
 import type { Position } from '../../schemas/position.ts';
 import type { RiskOrder } from '../../schemas/risk-order.ts';
+import { DEFAULT_EXIT_RULES } from '../../operators/exits/exit-book.ts';
 import { exitsEpic } from '../exits/epic.ts';
 import { ReplayScheduler } from '../replay-scheduler.ts';
+import { riskEpic } from '../risk/epic.ts';
 import { executionEpic } from './epic.ts';
 
 const M = 60_000;
 const T0 = Date.UTC(2025, 4, 6, 10, 0);
 const INITIAL = 10_000;
 
-type Topic = 'md.bars.1m.v1' | 'risk.orders.v1' | 'exit.events.v1' | 'pos.positions.v1';
+type Topic = 'md.bars.1m.v1' | 'risk.orders.v1' | 'exit.events.v1' | 'pos.positions.v1' | 'brain.decisions.v1' | 'pos.equity.v1' | 'exec.orders.v1';
 
 /** A tiny bus like the memory bus: FIFO, each record to every subscriber before the next, never re-entrant. */
 class FifoBus {
@@ -49,9 +52,9 @@ class FifoBus {
   }
 }
 
-function bar(i: number, open: number, high: number, low: number, close: number, volume: number): Bar {
+function bar(i: number, open: number, high: number, low: number, close: number, volume: number, symbol = 'BTC/USDT'): Bar {
   return {
-    id: `bar-${i}`, tsEvent: T0 + i * M, tsInit: T0 + i * M, exchange: 'binance', symbol: 'BTC/USDT', interval: '1m',
+    id: `bar-${symbol}-${i}`, tsEvent: T0 + i * M, tsInit: T0 + i * M, exchange: 'binance', symbol, interval: '1m',
     openTime: T0 + (i - 1) * M, open, high, low, close, volume, quoteVolume: volume * close, buyVolume: volume / 2, trades: 100,
   };
 }
@@ -151,8 +154,8 @@ describe('execution and exits wired through a FIFO bus', () => {
     const log = runLoop(lifeBars, true);
     const exits = of<ExitEvent>(log, 'exit.events.v1');
     expect(exits.map((e) => [e.kind, e.level])).toEqual([['TAKE_PROFIT', 1], ['STOP_TO_BREAK_EVEN', 0], ['TRAILING_ARMED', 0], ['TRAILING_STOP', 0]]);
-    // Break-even at the filled entry 100.02; trail from bar 2's high 102.3, then bar 3's 103.5.
-    expect(exits[1]!.stopPrice).toBeCloseTo(100.02, 10);
+    // Break-even just past the filled entry 100.02 (covering the costs); trail from bar 2's high 102.3, then bar 3's 103.5.
+    expect(exits[1]!.stopPrice).toBeCloseTo(100.02 * (1 + DEFAULT_EXIT_RULES.breakEvenOffsetBps / 10_000), 10);
     expect(exits[2]!.stopPrice).toBeCloseTo(101.4816, 10);
     expect(exits[3]!.triggerPrice).toBeCloseTo(102.672, 10);
     expect(exits[3]!.tsEvent).toBe(T0 + 4 * M);
@@ -203,11 +206,18 @@ describe('execution and exits wired through a FIFO bus', () => {
       bar(5, 104.5, 106.1, 104, 105.8, 100),
     ], true);
     const fills = of<Fill>(log, 'exec.fills.v1');
-    // 10% of volume: 0.6 on bar 1; on bar 2 the carried TP1 takes 0.24 first, the entry the other 0.16; 0.24 more on bar 3.
-    expect(fills.filter((f) => f.purpose === 'ENTRY').map((f) => f.qty)).toEqual([expect.closeTo(0.6, 12), expect.closeTo(0.16, 12), expect.closeTo(0.24, 12)]);
-    // TP1 = 40% of the 0.6 filled; TP2 tops the ladder up to 80% of the full 1.0; TP3 closes the last 20%.
+    // 10% of volume: 0.6 on bar 1. TP1 fires on bar 1 and, once accepted, cancels the rest of the entry: from then on the
+    // broker never buys and sells the same position at the same open, and the ladder works on a quantity that stays 0.6.
+    expect(fills.filter((f) => f.purpose === 'ENTRY').map((f) => f.qty)).toEqual([expect.closeTo(0.6, 12)]);
+    const entry = of<OrderEvent>(log, 'exec.orders.v1').filter((o) => o.clientOrderId === 'co-1');
+    expect(entry.map((o) => o.status)).toEqual(['SUBMITTED', 'ACCEPTED', 'PARTIALLY_FILLED', 'CANCELLED']);
+    expect(entry.at(-1)).toMatchObject({ reason: 'EXIT_TRIGGERED', filledQty: expect.closeTo(0.6, 12), tsEvent: T0 + M });
+    expect(fills.map((f) => [f.purpose, f.tsEvent])).toEqual([
+      ['ENTRY', T0 + M], ['TAKE_PROFIT', T0 + 2 * M], ['TAKE_PROFIT', T0 + 4 * M], ['TAKE_PROFIT', T0 + 5 * M],
+    ]);
+    // TP1 = 40% of the 0.6 filled, TP2 tops the ladder up to 80% of it, TP3 closes the last 20%.
     const tps = of<ExitEvent>(log, 'exit.events.v1').filter((e) => e.kind === 'TAKE_PROFIT');
-    expect(tps.map((e) => [e.level, e.qty])).toEqual([[1, expect.closeTo(0.24, 12)], [2, expect.closeTo(0.56, 12)], [3, expect.closeTo(0.2, 12)]]);
+    expect(tps.map((e) => [e.level, e.qty])).toEqual([[1, expect.closeTo(0.24, 12)], [2, expect.closeTo(0.24, 12)], [3, expect.closeTo(0.12, 12)]]);
     expect(fills.filter((f) => f.purpose === 'TAKE_PROFIT').map((f) => f.price)).toEqual([
       expect.closeTo(102.2 * 0.9998, 9), expect.closeTo(104 * 0.9998, 9), expect.closeTo(106 * 0.9998, 9),
     ]);
@@ -223,6 +233,67 @@ describe('execution and exits wired through a FIFO bus', () => {
     expect(stop.price).toBeCloseTo(97 * 0.9998, 10);
     const { gross } = checkBooks(log);
     expect(gross).toBeCloseTo(97 * 0.9998 - 100.02, 10);
+  });
+});
+
+describe('break-even after costs', () => {
+  it('a break-even stop gives back nothing: the rest of the position closes at no loss after fees and slippage', () => {
+    // TP1 at 100.5 arms a trail at 100.6 * 0.992 = 99.795, below break-even: the break-even stop is the one in force.
+    const log = runLoop([
+      bar(0, 99.8, 100.1, 99.7, 100, 1000), bar(1, 100, 100.3, 99.9, 100.2, 50), bar(2, 100.3, 100.6, 100.2, 100.5, 50),
+      bar(3, 100.4, 100.4, 99.6, 99.8, 50),
+    ], true, (b) => (b.tsEvent === T0 ? [{ ...riskOrder, takeProfits: [100.5, 104, 106] }] : []));
+    const fills = of<Fill>(log, 'exec.fills.v1');
+    expect(fills.map((f) => f.purpose)).toEqual(['ENTRY', 'TAKE_PROFIT', 'TRAILING_STOP']);
+    const [entry, , stop] = fills as [Fill, Fill, Fill];
+    expect(stop.price).toBeCloseTo(entry.price * (1 + DEFAULT_EXIT_RULES.breakEvenOffsetBps / 10_000) * 0.9998, 10);
+    // The 0.6 closed at break-even: its exit minus its entry, its share of the entry fee and its exit fee.
+    const pnl = (stop.price - entry.price) * stop.qty - entry.fee * (stop.qty / entry.qty) - stop.fee;
+    expect(stop.qty).toBeCloseTo(0.6, 12);
+    // Zero up to rounding (at a stop on the entry price itself it would lose about 0.06).
+    expect(Math.abs(pnl)).toBeLessThan(1e-9);
+  });
+});
+
+describe('risk, execution and exits wired together', () => {
+  const decision = (symbol: string): BrainDecision => ({
+    id: `dec-${symbol}`, tsEvent: T0, tsInit: T0, exchange: 'binance', symbol, signalId: `sig-${symbol}`, outcome: 'INTENT', refusal: 'NONE',
+    refusalDetail: '', side: 'LONG', mode: 'NORMAL', modeReason: '', strategy: 'trend-following', riskScale: 1, confidence: 0.8, signal: 'LONG',
+    members: [], close: 100, atrPct: 0.01,
+  });
+
+  it('approves entries on different symbols that the broker then accepts and fills; what does not fit is denied, not rejected', () => {
+    const bus = new FifoBus();
+    const scheduler = new ReplayScheduler(T0);
+    const wire = (o$: Observable<Outgoing>): unknown => o$.subscribe((m) => bus.publish(m));
+    wire(riskEpic(
+      { decisions: bus.topic('brain.decisions.v1'), equity: bus.topic('pos.equity.v1'), positions: bus.topic('pos.positions.v1'), orders: bus.topic('exec.orders.v1') },
+      { scheduler },
+    ));
+    wire(executionEpic({ orders: bus.topic('risk.orders.v1'), exits: bus.topic('exit.events.v1'), bars: bus.topic('md.bars.1m.v1') }, { scheduler, config: { initialEquity: INITIAL } }));
+    wire(exitsEpic(
+      { orders: bus.topic('risk.orders.v1'), positions: bus.topic('pos.positions.v1'), bars: bus.topic('md.bars.1m.v1'), orderEvents: bus.topic('exec.orders.v1') },
+      { scheduler },
+    ));
+    const symbols = ['BTC/USDT', 'ETH/USDT', 'SOL/USDT'];
+    for (const i of [0, 1]) {
+      scheduler.setTime(T0 + i * M);
+      for (const symbol of symbols) bus.publish({ topic: 'md.bars.1m.v1', key: `binance:${symbol}`, value: bar(i, 100, 100.4, 99.8, 100, 1000, symbol) });
+      if (i === 0) for (const symbol of symbols) bus.publish({ topic: 'brain.decisions.v1', key: `binance:${symbol}`, value: decision(symbol) });
+    }
+    // 1% risk on a 1.5 stop: 6 667 of notional each. BTC takes 1x (6 667 of the 10 000 of margin); ETH fits the
+    // 3 333 left at 2x; SOL finds no margin left and is denied by risk instead of being rejected by the broker.
+    const risk = of<RiskOrder>(bus.log, 'risk.orders.v1');
+    expect(risk.map((o) => [o.symbol, o.verdict, o.leverage])).toEqual([['BTC/USDT', 'APPROVED', 1], ['ETH/USDT', 'APPROVED', 2], ['SOL/USDT', 'DENIED', 1]]);
+    expect(risk[2]!.denyReason).toBe('EXPOSURE_CAP');
+    expect(risk[2]!.denyDetail).toMatch(/^insufficient margin/);
+    const orders = of<OrderEvent>(bus.log, 'exec.orders.v1');
+    for (const o of risk.slice(0, 2)) {
+      expect(orders.filter((e) => e.clientOrderId === o.clientOrderId).map((e) => e.status)).toEqual(['SUBMITTED', 'ACCEPTED', 'FILLED']);
+    }
+    expect(orders.filter((e) => e.status === 'REJECTED')).toEqual([]);
+    const open = of<Position>(bus.log, 'pos.positions.v1').filter((p) => p.side === 'LONG');
+    expect(new Set(open.map((p) => p.symbol))).toEqual(new Set(['BTC/USDT', 'ETH/USDT']));
   });
 });
 

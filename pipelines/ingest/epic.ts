@@ -19,6 +19,8 @@ export interface IngestInputs {
 export interface IngestDeps {
   readonly scheduler: SchedulerLike;
   readonly allowedLatenessMs: number;
+  /** Largest relative move from the last valid price (or close) before a record is a PRICE_JUMP dead letter. */
+  readonly maxJump?: number;
   /** Known instruments (exchange:symbol); undefined accepts every instrument. */
   readonly symbols?: ReadonlySet<string>;
 }
@@ -33,7 +35,7 @@ const STAGE = 'ingest';
 export function ingestEpic(inputs: IngestInputs, deps: IngestDeps): Observable<Outgoing> {
   const trades$ = inputs.trades
     ? inputs.trades.pipe(
-        validateTrades({ symbols: deps.symbols, allowedLatenessMs: deps.allowedLatenessMs, stage: STAGE, scheduler: deps.scheduler }),
+        validateTrades({ symbols: deps.symbols, allowedLatenessMs: deps.allowedLatenessMs, maxJump: deps.maxJump, stage: STAGE, scheduler: deps.scheduler }),
         share(),
       )
     : EMPTY;
@@ -56,7 +58,7 @@ export function ingestEpic(inputs: IngestInputs, deps: IngestDeps): Observable<O
   );
   const barOut$ = inputs.bars
     ? inputs.bars.pipe(
-        validateBars({ symbols: deps.symbols, allowedLatenessMs: deps.allowedLatenessMs, stage: STAGE, scheduler: deps.scheduler }),
+        validateBars({ symbols: deps.symbols, allowedLatenessMs: deps.allowedLatenessMs, maxJump: deps.maxJump, stage: STAGE, scheduler: deps.scheduler }),
         map((v) =>
           v.ok
             ? out('md.bars.1m.v1', instrumentKey(v.value), v.value)

@@ -6,6 +6,7 @@ import type { BrainDecision } from '../../schemas/brain-decision.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import { codecFor } from '../../schemas/codec.ts';
+import type { OrderEvent } from '../../schemas/order-event.ts';
 import type { Outgoing } from '../../schemas/ports.ts';
 import { schemaOf } from '../../schemas/topics.ts';
 import type { Position } from '../../schemas/position.ts';
@@ -104,6 +105,22 @@ describe('riskEpic', () => {
         c: ['risk.orders.v1', 'binance:BTC/USDT', 'POSITION_OPEN', 0, 10],
         d: ['risk.orders.v1', 'binance:ETH/USDT', 'CONFIDENCE_BELOW_GATE', 0, 12],
       });
+    });
+  });
+
+  it('takes exec.orders.v1 as `orders`: a REJECTED entry frees its instrument at once', () => {
+    const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
+    ts.run(({ hot, expectObservable }) => {
+      const d1 = decision(MIN);
+      const rejected: OrderEvent = {
+        id: 'oe-1', tsEvent: MIN, tsInit: 0, exchange: 'binance', symbol: 'BTC/USDT', clientOrderId: deriveId('co', d1.id), venue: 'paper',
+        status: 'REJECTED', purpose: 'ENTRY', side: 'BUY', type: 'MARKET', qty: 66, filledQty: 0, avgPrice: 0, reason: 'INSUFFICIENT_MARGIN',
+      };
+      const decisions = hot('--a---b|', { a: d1, b: decision(2 * MIN) });
+      const eq = hot('     -e-----|', { e: equity(0, 10_000) });
+      const orders = hot(' ----r--|', { r: rejected });
+      const out = riskEpic({ decisions, equity: eq, positions: hot('-------|'), orders }, { scheduler: ts }).pipe(map((o) => orderOf(o).denyReason));
+      expectObservable(out).toBe('--a---b|', { a: 'NONE', b: 'NONE' });
     });
   });
 

@@ -16,6 +16,7 @@ import { brainsEpic } from '../brains/epic.ts';
 import type { Config } from '../config.ts';
 import { ensembleEpic } from '../ensemble/epic.ts';
 import { executionEpic } from '../execution/epic.ts';
+import { breakEvenOffsetBps } from '../../operators/exits/trading-costs.ts';
 import { exitsEpic } from '../exits/epic.ts';
 import { featuresEpic } from '../features/epic.ts';
 import { ingestEpic } from '../ingest/epic.ts';
@@ -127,9 +128,9 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
   wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
   wire('ensemble', ensembleEpic({ vectors: input('feat.vectors.v1', 'ensemble') }, { ...deps, models, meter, maxWaitMs: config.ensemble.maxWaitMs }));
   wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
-  wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk') }, { ...deps, config: config.risk }));
+  wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk'), orders: input('exec.orders.v1', 'risk') }, { ...deps, config: config.risk }));
   wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));
-  wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits') }, { ...deps }));
+  wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits'), orderEvents: input('exec.orders.v1', 'exits') }, { ...deps, config: { breakEvenOffsetBps: breakEvenOffsetBps(config.broker) } }));
 
   const allTopics: TopicName[] = [...DATA_TOPICS, ...DATA_TOPICS.map((t: DataTopic) => dlqOf(t))];
   const journalStage = startJournalStage(bus, journal, { group: 'qt.journal', topics: allTopics, flushEveryRows: config.journal.batchRows, onError: fail });
@@ -137,7 +138,7 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
   for (const t of allTopics) subs.push(bus.consume(t, 'qt.summary').subscribe((r) => summary.observe(t, r.value)));
   subs.push(startBusMetrics(bus, meter, allTopics));
   // Ingest last: everything downstream is subscribed before the first tick.
-  wire('ingest', ingestEpic({ trades, bars }, { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, symbols: market.instruments }));
+  wire('ingest', ingestEpic({ trades, bars }, { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, symbols: market.instruments }));
   ready = true;
   io.onReady?.(server?.url);
 
