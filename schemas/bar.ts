@@ -18,3 +18,11 @@ export const BarSchema = record('qt.md.Bar', {
 }, 'A closed bar.');
 /** md.bars.1m.v1 message. */
 export type Bar = Infer<typeof BarSchema>;
+
+/**
+ * The id of a bar: `exchange:symbol:interval:openTime`, e.g. `binance:BTC/USDT:1m:1700000040000`. Readable and
+ * deterministic, so a bar built from ticks and the same bar read from a kline file get the same id.
+ */
+export function barId(exchange: string, symbol: string, interval: string, openTime: number): string {
+  return `${exchange}:${symbol}:${interval}:${openTime}`;
+}

@@ -2,7 +2,7 @@
  * Binance public-data CSV rows and file names (data.binance.vision layout): the 12-column kline row, the 6- or
  * 7-column trade row, and what a file name says about its contents. Pure functions, no I/O.
  */
-import type { Bar } from '../schemas/bar.ts';
+import { barId, type Bar } from '../schemas/bar.ts';
 import type { SourceRecord } from '../schemas/source-record.ts';
 import type { Trade } from '../schemas/trade.ts';
 import { binanceInstrument, EXCHANGE_OF_MARKET, marketFromPath, type BinanceMarket, type Instrument } from './symbols.ts';
@@ -156,7 +156,7 @@ export function klineRecord(fields: readonly string[], openTime: number, ctx: Ro
     offset,
     raw,
     value: {
-      id: `${ctx.exchange}:${ctx.symbol}:${ctx.interval}:${openTime}`,
+      id: barId(ctx.exchange, ctx.symbol, ctx.interval, openTime),
       tsEvent,
       tsInit: tsEvent,
       exchange: ctx.exchange,

@@ -2,6 +2,7 @@
  * The streaming core of the Binance CSV reader: a file's rows in record batches (gunzipped and decoded chunk by chunk,
  * never the whole file in memory) and a k-way merge of many files by event time.
  */
+import { MergeHeap } from './merge-heap.ts';
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -181,20 +182,6 @@ function before<T>(a: Cursor<T>, b: Cursor<T>): boolean {
   return a.t < b.t || (a.t === b.t && a.rank < b.rank);
 }
 
-function siftDown<T>(h: Cursor<T>[], i: number): void {
-  const n = h.length;
-  const item = h[i]!;
-  for (;;) {
-    let c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && before(h[c + 1]!, h[c]!)) c++;
-    if (!before(h[c]!, item)) break;
-    h[i] = h[c]!;
-    i = c;
-  }
-  h[i] = item;
-}
-
 /** The next non-empty batch of an iterator, or null at its end. */
 async function nextBatch<T>(it: AsyncIterator<Batch<T>>): Promise<Batch<T> | null> {
   for (;;) {
@@ -215,17 +202,17 @@ export async function* mergeFiles<T>(files: readonly DataFileInfo[], parse: RowP
     }
     const size = opts.batchSize ?? 4096;
     const firsts = await Promise.all(iters.map((it) => nextBatch(it)));
-    const heap: Cursor<T>[] = [];
+    const cursors: Cursor<T>[] = [];
     firsts.forEach((b, rank) => {
-      if (b) heap.push({ it: iters[rank]!, rank, recs: b.recs, times: b.times, i: 0, t: b.times[0]! });
+      if (b) cursors.push({ it: iters[rank]!, rank, recs: b.recs, times: b.times, i: 0, t: b.times[0]! });
     });
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i);
+    const heap = new MergeHeap(cursors, before);
     let out: SourceRecord<T>[] = [];
-    while (heap.length > 0) {
-      const c = heap[0]!;
+    for (let c = heap.top(); c !== undefined; c = heap.top()) {
       out.push(c.recs[c.i]!);
       if (++c.i < c.recs.length) {
         c.t = c.times[c.i]!;
+        heap.topChanged();
       } else {
         const b = await nextBatch(c.it);
         if (b) {
@@ -233,12 +220,9 @@ export async function* mergeFiles<T>(files: readonly DataFileInfo[], parse: RowP
           c.times = b.times;
           c.i = 0;
           c.t = b.times[0]!;
-        } else {
-          const last = heap.pop()!;
-          if (heap.length > 0 && last !== c) heap[0] = last;
-        }
+          heap.topChanged();
+        } else heap.removeTop();
       }
-      if (heap.length > 1) siftDown(heap, 0);
       if (out.length >= size) {
         yield out;
         out = [];

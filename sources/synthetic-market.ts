@@ -5,6 +5,7 @@
  * short-term drift. Every random draw comes from seeded streams, one per symbol and purpose, so a symbol's path does
  * not change when other symbols are added.
  */
+import { MergeHeap } from './merge-heap.ts';
 import { Observable } from 'rxjs';
 import type { SourceRecord } from '../schemas/source-record.ts';
 import type { Side, Trade } from '../schemas/trade.ts';
@@ -255,39 +256,18 @@ function before(a: SymbolSim, b: SymbolSim): boolean {
 
 /** Merges the symbols' trades in (tsEvent, symbol) order with a binary heap. */
 class MergedTrades implements Iterator<Trade> {
-  private readonly heap: SymbolSim[];
+  private readonly heap: MergeHeap<SymbolSim>;
 
   constructor(sims: SymbolSim[]) {
-    this.heap = sims.filter((s) => s.pending !== null);
-    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
-  }
-
-  private siftDown(i: number): void {
-    const h = this.heap;
-    const n = h.length;
-    const item = h[i]!;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && before(h[c + 1]!, h[c]!)) c++;
-      if (!before(h[c]!, item)) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = item;
+    this.heap = new MergeHeap(sims.filter((s) => s.pending !== null), before);
   }
 
   next(): IteratorResult<Trade> {
-    const h = this.heap;
-    if (h.length === 0) return { done: true, value: undefined };
-    const top = h[0]!;
+    const top = this.heap.top();
+    if (top === undefined) return { done: true, value: undefined };
     const trade = top.pending!;
-    if (!top.advance()) {
-      const last = h.pop()!;
-      if (h.length === 0) return { done: false, value: trade };
-      h[0] = last;
-    }
-    this.siftDown(0);
+    if (top.advance()) this.heap.topChanged();
+    else this.heap.removeTop();
     return { done: false, value: trade };
   }
 }

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../schemas/bar.ts';
 import type { Trade } from '../../schemas/trade.ts';
 import { genTrades, makeTrade } from '../../test/fixtures/gen-bars.ts';
-import { BarAggregator, barId, CorruptTradeError, intervalLabel, tradesToBars, type TradesToBarsOptions } from './trades-to-bars.ts';
+import { barId } from '../../schemas/bar.ts';
+import { BarAggregator, CorruptTradeError, intervalLabel, tradesToBars, type TradesToBarsOptions } from './trades-to-bars.ts';
 
 const M = 60_000;
 const T0 = Date.UTC(2024, 0, 1); // a minute boundary

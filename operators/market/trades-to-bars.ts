@@ -1,6 +1,6 @@
 import { concatWith, defer, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { concatMap, filter, map } from 'rxjs/operators';
-import type { Bar } from '../../schemas/bar.ts';
+import { barId, type Bar } from '../../schemas/bar.ts';
 import type { Trade } from '../../schemas/trade.ts';
 
 /** Options of the bar aggregation. */
@@ -41,13 +41,6 @@ export function intervalLabel(intervalMs: number): string {
   return `${intervalMs}ms`;
 }
 
-/**
- * The id of a bar: `exchange:symbol:interval:openTime`, e.g. `binance:BTC/USDT:1m:1700000040000`. Readable and
- * deterministic, so a bar built from ticks and the same bar read from a kline file get the same id.
- */
-export function barId(exchange: string, symbol: string, interval: string, openTime: number): string {
-  return `${exchange}:${symbol}:${interval}:${openTime}`;
-}
 
 /** One bar being built; reused once emitted. */
 interface Slot {
