@@ -11,6 +11,7 @@ import { brainsEpic } from '../../pipelines/brains/epic.ts';
 import type { Config } from '../../pipelines/config.ts';
 import { ensembleEpic } from '../../pipelines/ensemble/epic.ts';
 import { executionEpic } from '../../pipelines/execution/epic.ts';
+import { breakEvenOffsetBps } from '../../operators/exits/trading-costs.ts';
 import { exitsEpic } from '../../pipelines/exits/epic.ts';
 import { featuresEpic } from '../../pipelines/features/epic.ts';
 import { ingestEpic } from '../../pipelines/ingest/epic.ts';
@@ -19,6 +20,7 @@ import { riskEpic } from '../../pipelines/risk/epic.ts';
 import { startBusMetrics } from '../../pipelines/run/bus-metrics.ts';
 import { openMarket, type MarketItem } from '../../pipelines/run/market.ts';
 import type { Bar } from '../../schemas/bar.ts';
+import { METRICS, defineCounter } from '../../schemas/metrics.ts';
 import type { Bus, Meter, Outgoing } from '../../schemas/ports.ts';
 import type { SourceRecord } from '../../schemas/source-record.ts';
 import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
@@ -69,8 +71,8 @@ export async function runChain(config: Config, models: readonly ClassifierModel[
   const fail = (e: unknown): void => {
     failure ??= e;
   };
-  const msgIn = meter.counter('qt_messages_in_total', 'Messages consumed by a stage', ['stage', 'topic']);
-  const msgOut = meter.counter('qt_messages_out_total', 'Messages produced by a stage', ['stage', 'topic']);
+  const msgIn = defineCounter(meter, METRICS.messagesIn);
+  const msgOut = defineCounter(meter, METRICS.messagesOut);
   const input = <T extends TopicName>(topic: T, stage: string): Observable<Topics[T]> => {
     const labels = { stage, topic };
     return bus.consume(topic, `qt.${stage}`).pipe(
@@ -98,14 +100,14 @@ export async function runChain(config: Config, models: readonly ClassifierModel[
   wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
   wire('ensemble', ensembleEpic({ vectors: input('feat.vectors.v1', 'ensemble') }, { ...deps, models: wrapped, meter, maxWaitMs: config.ensemble.maxWaitMs }));
   wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
-  wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk') }, { ...deps, config: config.risk }));
+  wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk'), orders: input('exec.orders.v1', 'risk') }, { ...deps, config: config.risk }));
   wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));
-  wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits') }, { ...deps }));
+  wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits'), orderEvents: input('exec.orders.v1', 'exits') }, { ...deps, config: { breakEvenOffsetBps: breakEvenOffsetBps(config.broker) } }));
 
   const allTopics: TopicName[] = [...DATA_TOPICS, ...DATA_TOPICS.map((t: DataTopic) => dlqOf(t))];
   for (const t of allTopics) subs.push(bus.consume(t, 'qt.summary').subscribe((r) => tally.observe(t, r.value)));
   subs.push(startBusMetrics(bus, meter, allTopics));
-  wire('ingest', ingestEpic({ trades, bars }, { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, symbols: market.instruments }));
+  wire('ingest', ingestEpic({ trades, bars }, { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, symbols: market.instruments }));
 
   const settle = async (stepMs: number): Promise<void> => {
     for (;;) {

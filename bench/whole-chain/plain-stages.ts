@@ -1,7 +1,7 @@
 /**
- * The stages of the plain loop: each the body of an operator or epic, without RxJS, over the same pure engines and
- * functions. Where the product keeps the body inside an operator's closure (validateBars, the ensemble epic's score,
- * brains, riskGate), it is restated here statement for statement; the engines themselves are never copied.
+ * The stages of the plain loop that the product keeps inside an operator's closure rather than an exported engine (the
+ * ensemble epic's batching and score, the brains operator): restated here statement for statement over the same pure
+ * engines and functions, which are never copied. Risk is the product's RiskDesk, used as is by the plain loop.
  */
 import type { SchedulerLike } from 'rxjs';
 import type { ClassifierModel } from '../../models/model-port.ts';
@@ -13,18 +13,12 @@ import { assessRisk } from '../../operators/brains/risk-brain.ts';
 import { chooseStrategy } from '../../operators/brains/strategy-brain.ts';
 import { softVote, type WeightedVote } from '../../operators/ensemble/soft-vote.ts';
 import { featureIndex } from '../../operators/features/feature-set.ts';
-import { haltAt, initialHaltState, stepHalt, type HaltState } from '../../operators/risk/drawdown-halt.ts';
-import { ExposureBook } from '../../operators/risk/exposure-book.ts';
-import { evaluateIntent, riskConfig, type RiskConfig, type RiskContext, type RiskEvent } from '../../operators/risk/risk-gate.ts';
-import type { Bar } from '../../schemas/bar.ts';
 import type { BrainDecision } from '../../schemas/brain-decision.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signal.ts';
 import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import { out, type Outgoing } from '../../schemas/ports.ts';
-import type { RiskOrder } from '../../schemas/risk-order.ts';
-
 
 const iAtr = featureIndex('atr_pct_14');
 const iVol = featureIndex('rvol_30');
@@ -157,40 +151,6 @@ export class PlainBrains {
     const risk = assessRisk({ mode: step.mode, atrPct: signal.market.atrPct, confidence: signal.confidence }, this.cfg);
     const positionOpen = this.open.get(instrumentKey(signal)) ?? false;
     return decide({ signal, mode: step.mode, modeReason: step.reason, strategy, risk, positionOpen }, now, this.cfg);
-  }
-}
-
-/** The riskGate operator's body: halts from equity, exposure from positions, one order per INTENT. */
-export class PlainRisk {
-  private readonly cfg: RiskConfig;
-  private halt: HaltState = initialHaltState();
-  private readonly book: ExposureBook;
-
-  constructor(config?: Partial<RiskConfig>) {
-    this.cfg = riskConfig(config);
-    this.book = new ExposureBook(this.cfg.pendingEntryTtlMs);
-  }
-
-  /** One input at clock time `now`; a risk order for an INTENT, else undefined. */
-  step(ev: RiskEvent, now: number): RiskOrder | undefined {
-    if (ev.kind === 'equity') {
-      this.halt = stepHalt(this.halt, ev.equity, this.cfg);
-      return undefined;
-    }
-    if (ev.kind === 'position') {
-      this.book.applyPosition(ev.position);
-      return undefined;
-    }
-    const d = ev.decision;
-    if (d.outcome !== 'INTENT') return undefined;
-    const key = instrumentKey(d);
-    this.book.expire(d.tsEvent);
-    const ctx: RiskContext = { equity: this.halt.equity, halt: haltAt(this.halt, d.tsEvent, this.cfg), instrument: this.book.instrument(key), openExposure: this.book.total() };
-    const order = evaluateIntent(d, ctx, now, this.cfg);
-    if (order.verdict === 'APPROVED') {
-      this.book.addPending({ key, clientOrderId: order.clientOrderId, notional: order.qty * order.refPrice, tsEvent: d.tsEvent });
-    }
-    return order;
   }
 }
 

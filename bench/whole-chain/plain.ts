@@ -10,12 +10,14 @@ import type { ClassifierModel } from '../../models/model-port.ts';
 import type { Config } from '../../pipelines/config.ts';
 import { openMarket } from '../../pipelines/run/market.ts';
 import { ExitBook } from '../../operators/exits/exit-book.ts';
+import { breakEvenOffsetBps } from '../../operators/exits/trading-costs.ts';
 import { FeatureEngine } from '../../operators/features/feature-vectors.ts';
+import { RiskDesk } from '../../operators/risk/risk-gate.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import { out, type Outgoing } from '../../schemas/ports.ts';
 import type { RunTimes } from './chain.ts';
 import { createBarValidator } from '../../operators/market/validate-bars.ts';
-import { manualClock, PlainBrains, PlainEnsemble, PlainRisk } from './plain-stages.ts';
+import { manualClock, PlainBrains, PlainEnsemble } from './plain-stages.ts';
 import type { Tally } from './tally.ts';
 
 const MINUTE = 60_000;
@@ -51,9 +53,9 @@ export async function runPlain(config: Config, models: readonly ClassifierModel[
   const features = new FeatureEngine({ scheduler: sched });
   const ensemble = new PlainEnsemble(models, config.ensemble.maxWaitMs);
   const brains = new PlainBrains();
-  const risk = new PlainRisk(config.risk);
+  const risk = new RiskDesk(config.risk);
   const broker = new PaperBroker(config.broker, clock);
-  const exits = new ExitBook({}, clock);
+  const exits = new ExitBook({ breakEvenOffsetBps: breakEvenOffsetBps(config.broker) }, clock);
 
   let mark = 0;
   const lap = stages
@@ -126,6 +128,12 @@ export async function runPlain(config: Config, models: readonly ClassifierModel[
       case 'exit.events.v1':
         emitAll(broker.step({ kind: 'exit', exit: m.value }));
         lap?.('execution');
+        break;
+      case 'exec.orders.v1':
+        risk.step({ kind: 'execution', event: m.value }, now);
+        lap?.('risk');
+        for (const e of exits.step({ kind: 'execution', event: m.value })) emit(out('exit.events.v1', instrumentKey(e), e));
+        lap?.('exits');
         break;
       default:
         break;

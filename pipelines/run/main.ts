@@ -79,20 +79,38 @@ class InflightTracker {
  */
 export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
   const wallStart = io.wallNow();
+  // Every resource is released in reverse order, whether the run ends, fails or fails to start.
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    return await runWith(config, io, wallStart, closers);
+  } finally {
+    for (const close of closers.reverse()) await close();
+  }
+}
+
+async function runWith(config: Config, io: RunIo, wallStart: number, closers: (() => Promise<void>)[]): Promise<RunResult> {
   const market = await openMarket(config);
   const scheduler = new ReplayScheduler(market.fromMs);
   const bus: Bus = new MemoryBus({ clock: scheduler });
+  closers.push(() => bus.close());
   const meter = new PromMeter();
   const journal: Journal = await openJournal(config.journal, { meter });
+  closers.push(() => journal.close());
   const tracker = new InflightTracker();
   const models = (await loadDefaultEnsemble(config.ensemble.modelsDir, { expectedFeatures: FEATURE_NAMES })).map((m) =>
     tracker.wrap(io.decorateModel ? io.decorateModel(m) : m),
   );
+  closers.push(async () => {
+    for (const m of models) await m.close();
+  });
   let ready = false;
   const server = config.metrics.enabled
     ? await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, meter, ready: () => ready })
     : undefined;
-  if (server) io.stderr.write(`metrics on ${server.url}/metrics\n`);
+  if (server) {
+    closers.push(() => server.close());
+    io.stderr.write(`metrics on ${server.url}/metrics\n`);
+  }
 
   const subs: Subscription[] = [];
   let failure: unknown;
@@ -216,10 +234,6 @@ export async function runAll(config: Config, io: RunIo): Promise<RunResult> {
   } finally {
     for (const s of subs) s.unsubscribe();
     journalStage.stop();
-    for (const m of models) await m.close();
-    await journal.close();
-    await bus.close();
-    await server?.close();
   }
   return { summary: summary.s, journalPath: config.journal.url ?? config.journal.path, seconds: (io.wallNow() - wallStart) / 1000, interrupted };
 }
