@@ -5,15 +5,8 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import type { ClassifierModel } from '../../models/model-port.ts';
-import { brainsConfig, type BrainsEvent } from '../../operators/brains/brains.ts';
-import { initialCeoState, stepCeo, type CeoInput } from '../../operators/brains/ceo-brain.ts';
-import { decide } from '../../operators/brains/consensus.ts';
-import { MarketWatch } from '../../operators/brains/market-watch.ts';
-import { assessRisk } from '../../operators/brains/risk-brain.ts';
-import { chooseStrategy } from '../../operators/brains/strategy-brain.ts';
 import { softVote, type WeightedVote } from '../../operators/ensemble/soft-vote.ts';
 import { featureIndex } from '../../operators/features/feature-set.ts';
-import type { BrainDecision } from '../../schemas/brain-decision.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signal.ts';
 import type { FeatureVector } from '../../schemas/feature-vector.ts';
@@ -121,36 +114,6 @@ export class PlainEnsemble {
       row++;
     }
     return result;
-  }
-}
-
-/** The brains operator's body: CEO step on every input, then strategy, risk brain and consensus per signal. */
-export class PlainBrains {
-  private readonly cfg = brainsConfig();
-  private ceo = initialCeoState();
-  private readonly watch = new MarketWatch(this.cfg);
-  private readonly open = new Map<string, boolean>();
-
-  /** One input at clock time `now`; a decision for a signal, else undefined. */
-  step(ev: BrainsEvent, now: number): BrainDecision | undefined {
-    let input: CeoInput;
-    if (ev.kind === 'signal') {
-      this.watch.observe(ev.signal);
-      input = { kind: 'market', tsEvent: ev.signal.tsEvent, market: this.watch.view(), now };
-    } else if (ev.kind === 'equity') input = { kind: 'equity', equity: ev.equity, now };
-    else input = { kind: 'position', position: ev.position, now };
-    const step = stepCeo(this.ceo, input, this.cfg);
-    this.ceo = step.state;
-    if (ev.kind === 'position') {
-      this.open.set(instrumentKey(ev.position), ev.position.side !== 'FLAT' && ev.position.qty > 0);
-      return undefined;
-    }
-    if (ev.kind !== 'signal') return undefined;
-    const signal = ev.signal;
-    const strategy = chooseStrategy(signal, this.cfg);
-    const risk = assessRisk({ mode: step.mode, atrPct: signal.market.atrPct, confidence: signal.confidence }, this.cfg);
-    const positionOpen = this.open.get(instrumentKey(signal)) ?? false;
-    return decide({ signal, mode: step.mode, modeReason: step.reason, strategy, risk, positionOpen }, now, this.cfg);
   }
 }
 

@@ -17,7 +17,8 @@ import { instrumentKey } from '../../schemas/common.ts';
 import { out, type Outgoing } from '../../schemas/ports.ts';
 import type { RunTimes } from './chain.ts';
 import { createBarValidator } from '../../operators/market/validate-bars.ts';
-import { manualClock, PlainBrains, PlainEnsemble } from './plain-stages.ts';
+import { BrainsDesk } from '../../operators/brains/brains.ts';
+import { manualClock, PlainEnsemble } from './plain-stages.ts';
 import type { Tally } from './tally.ts';
 
 const MINUTE = 60_000;
@@ -52,7 +53,7 @@ export async function runPlain(config: Config, models: readonly ClassifierModel[
   const validate = createBarValidator({ symbols: market.instruments, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, stage: 'ingest', scheduler: sched });
   const features = new FeatureEngine({ scheduler: sched });
   const ensemble = new PlainEnsemble(models, config.ensemble.maxWaitMs);
-  const brains = new PlainBrains();
+  const brains = new BrainsDesk();
   const risk = new RiskDesk(config.risk);
   const broker = new PaperBroker(config.broker, clock);
   const exits = new ExitBook({ breakEvenOffsetBps: breakEvenOffsetBps(config.broker) }, clock);

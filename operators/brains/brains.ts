@@ -34,43 +34,56 @@ export function brainsConfig(config: Partial<BrainsConfig> = {}): BrainsConfig {
   return withDefaults(BRAINS_DEFAULTS, config);
 }
 
-function ceoInput(ev: BrainsEvent, now: number, watch: MarketWatch): CeoInput {
-  if (ev.kind === 'signal') {
-    watch.observe(ev.signal);
-    return { kind: 'market', tsEvent: ev.signal.tsEvent, market: watch.view(), now };
+/**
+ * The brains as one stateful engine, in arrival order: every input steps the CEO brain (equity, positions, and each
+ * signal through the market watch); each signal then goes through the strategy and risk brains and the consensus and
+ * becomes one decision. The operator wraps it; loops without RxJS call it directly.
+ */
+export class BrainsDesk {
+  private ceo = initialCeoState();
+  private readonly watch: MarketWatch;
+  private readonly open = new Map<string, boolean>();
+  private readonly cfg: BrainsConfig;
+
+  constructor(config: Partial<BrainsConfig> = {}) {
+    this.cfg = brainsConfig(config);
+    this.watch = new MarketWatch(this.cfg);
   }
-  if (ev.kind === 'equity') return { kind: 'equity', equity: ev.equity, now };
-  return { kind: 'position', position: ev.position, now };
+
+  /** One input at clock time `now`: the decision for a signal, else undefined. */
+  step(ev: BrainsEvent, now: number): BrainDecision | undefined {
+    const step = stepCeo(this.ceo, this.ceoInput(ev, now), this.cfg);
+    this.ceo = step.state;
+    if (ev.kind === 'position') {
+      this.open.set(instrumentKey(ev.position), ev.position.side !== 'FLAT' && ev.position.qty > 0);
+      return undefined;
+    }
+    if (ev.kind !== 'signal') return undefined;
+    const signal = ev.signal;
+    const strategy = chooseStrategy(signal, this.cfg);
+    const risk = assessRisk({ mode: step.mode, atrPct: signal.market.atrPct, confidence: signal.confidence }, this.cfg);
+    const positionOpen = this.open.get(instrumentKey(signal)) ?? false;
+    return decide({ signal, mode: step.mode, modeReason: step.reason, strategy, risk, positionOpen }, now, this.cfg);
+  }
+
+  private ceoInput(ev: BrainsEvent, now: number): CeoInput {
+    if (ev.kind === 'signal') {
+      this.watch.observe(ev.signal);
+      return { kind: 'market', tsEvent: ev.signal.tsEvent, market: this.watch.view(), now };
+    }
+    if (ev.kind === 'equity') return { kind: 'equity', equity: ev.equity, now };
+    return { kind: 'position', position: ev.position, now };
+  }
 }
 
-/**
- * The brains over one tagged stream, in arrival order: every input steps the CEO brain (equity, positions, and each
- * signal through the market watch); each signal then goes through the strategy and risk brains and the consensus, and
- * becomes one decision. State (market watch, CEO state, which instruments hold a position) lives per subscription.
- */
+/** The brains over one tagged stream (see BrainsDesk); state lives per subscription. */
 export function brains(deps: { readonly scheduler: SchedulerLike; readonly config?: Partial<BrainsConfig> }): OperatorFunction<BrainsEvent, BrainDecision> {
-  const cfg = brainsConfig(deps.config);
+  brainsConfig(deps.config);
   return (source) =>
     defer(() => {
-      let ceo = initialCeoState();
-      const watch = new MarketWatch(cfg);
-      const open = new Map<string, boolean>();
+      const desk = new BrainsDesk(deps.config);
       return source.pipe(
-        map((ev): BrainDecision | undefined => {
-          const now = deps.scheduler.now();
-          const step = stepCeo(ceo, ceoInput(ev, now, watch), cfg);
-          ceo = step.state;
-          if (ev.kind === 'position') {
-            open.set(instrumentKey(ev.position), ev.position.side !== 'FLAT' && ev.position.qty > 0);
-            return undefined;
-          }
-          if (ev.kind !== 'signal') return undefined;
-          const signal = ev.signal;
-          const strategy = chooseStrategy(signal, cfg);
-          const risk = assessRisk({ mode: step.mode, atrPct: signal.market.atrPct, confidence: signal.confidence }, cfg);
-          const positionOpen = open.get(instrumentKey(signal)) ?? false;
-          return decide({ signal, mode: step.mode, modeReason: step.reason, strategy, risk, positionOpen }, now, cfg);
-        }),
+        map((ev) => desk.step(ev, deps.scheduler.now())),
         filter((d): d is BrainDecision => d !== undefined),
       );
     });
