@@ -14,6 +14,7 @@ export const ScoresSchema = z.object({
   logLoss: z.number().nonnegative(),
   brier: z.number().min(0).max(2),
   accuracy: unit,
+  ece: unit.optional().describe('expected calibration error: top-label, 15 equal-width bins (absent on cards written before it)'),
 });
 
 const RangeSchema = z.object({
@@ -29,17 +30,20 @@ export const CardSchema = z.object({
   schemaVersion: z.literal(1),
   member: z.string().min(1),
   version: z.string().min(1),
-  family: z.string().min(1).describe('e.g. gbdt-xgboost'),
+  family: z.string().min(1).describe('e.g. gbdt-xgboost, gbdt-sklearn-histgb, gbdt-lightgbm, nhits, patchtst'),
+  description: z.string().min(1).optional().describe('what the model is, in words: architecture, head, input normalisation'),
   trainer: z.object({ name: z.string().min(1), version: z.string().min(1) }),
   library: z.object({ name: z.string().min(1), version: z.string().min(1) }),
   createdAt: z.string().describe('ISO-8601 UTC; the end of the data range, not the wall clock, so retraining is reproducible'),
   featureSet: z.string().min(1),
-  features: z.array(z.string()).describe('names of the input columns, in order'),
+  features: z
+    .array(z.string())
+    .describe('names of the input columns, in order: FEATURE_NAMES for kind features, WINDOW_CHANNELS for kind window'),
   input: z.object({
     name: z.string().min(1),
-    kind: z.enum(['features', 'window']),
-    windowLength: z.number().int().nonnegative(),
-    windowChannels: z.number().int().nonnegative(),
+    kind: z.enum(['features', 'window']).describe('features: FeatureVector.values, float32 [N, F]; window: FeatureVector.window, float32 [N, L, C]'),
+    windowLength: z.number().int().nonnegative().describe('L, bars of the window (0 for kind features)'),
+    windowChannels: z.number().int().nonnegative().describe('C, values per bar of the window (0 for kind features)'),
   }),
   outputs: z.object({ label: z.string().min(1), probabilities: z.string().min(1) }),
   barMs: z.number().int().positive(),
@@ -71,12 +75,17 @@ export const CardSchema = z.object({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     bytes: z.number().int().positive(),
     opset: z.number().int().positive(),
-    mlOpset: z.number().int().positive(),
+    mlOpset: z.number().int().nonnegative().describe('ai.onnx.ml opset; 0 when the graph uses no ai.onnx.ml operator'),
   }),
 });
 
 /** A parsed model card. */
 export type ModelCard = z.infer<typeof CardSchema>;
+
+/** Float32 values per input row: F features, or L x C window values (row-major, oldest bar first). */
+export function inputWidth(card: Pick<ModelCard, 'features' | 'input'>): number {
+  return card.input.kind === 'window' ? card.input.windowLength * card.input.windowChannels : card.features.length;
+}
 
 /** The classes every served model predicts, in the order of its probability columns. */
 export const CLASSES = ['DOWN', 'FLAT', 'UP'] as const;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { FEATURE_SET } from '../operators/features/feature-set.ts';
+import { FEATURE_SET, WINDOW_CHANNELS, WINDOW_LENGTH } from '../operators/features/feature-set.ts';
 import type { ModelRole } from '../schemas/model-vote.ts';
 import { CLASSES, parseCard, type ModelCard } from './card.ts';
 import { ModelCardInvalidError, ModelCardMismatchError, ModelStoreError } from './errors.ts';
@@ -18,6 +18,8 @@ export interface LoadOptions {
   readonly expectedFeatures: readonly string[];
   /** The feature set the pipeline's vectors carry (default FEATURE_SET); the ensemble dead-letters any other. */
   readonly expectedFeatureSet?: string;
+  /** The window the pipeline's vectors carry, for window models (default WINDOW_CHANNELS, WINDOW_LENGTH). */
+  readonly expectedWindow?: { readonly channels: readonly string[]; readonly length: number };
 }
 
 function mismatch(dir: string, field: string, expected: unknown, actual: unknown): ModelCardMismatchError {
@@ -48,10 +50,16 @@ export function checkCard(dir: string, card: ModelCard, opts: LoadOptions): void
   if (card.version !== version) throw mismatch(dir, 'version', version, card.version);
   const featureSet = opts.expectedFeatureSet ?? FEATURE_SET;
   if (card.featureSet !== featureSet) throw mismatch(dir, 'featureSet', featureSet, card.featureSet);
-  if (!sameList(card.features, opts.expectedFeatures)) throw mismatch(dir, 'features', opts.expectedFeatures, card.features);
+  if (card.input.kind === 'window') {
+    // A window model reads FeatureVector.window: its columns are the window's channels, in order, over L bars.
+    const window = opts.expectedWindow ?? { channels: WINDOW_CHANNELS, length: WINDOW_LENGTH };
+    if (!sameList(card.features, window.channels)) throw mismatch(dir, 'features', window.channels, card.features);
+    if (card.input.windowChannels !== window.channels.length) throw mismatch(dir, 'input.windowChannels', window.channels.length, card.input.windowChannels);
+    if (card.input.windowLength !== window.length) throw mismatch(dir, 'input.windowLength', window.length, card.input.windowLength);
+  } else if (!sameList(card.features, opts.expectedFeatures)) {
+    throw mismatch(dir, 'features', opts.expectedFeatures, card.features);
+  }
   if (!sameList(card.classes, CLASSES)) throw mismatch(dir, 'classes', CLASSES, card.classes);
-  // Window models need the window tensor, which this serving path does not build.
-  if (card.input.kind !== 'features') throw mismatch(dir, 'input.kind', 'features', card.input.kind);
   const bytes = readFileSync(join(dir, card.onnx.file));
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== card.onnx.sha256) throw mismatch(dir, 'onnx.sha256', card.onnx.sha256, sha);
@@ -61,8 +69,9 @@ function checkSession(dir: string, card: ModelCard, m: OnnxClassifierModel): voi
   const input = m.session.inputMetadata.find((i) => i.name === card.input.name);
   if (!input) throw mismatch(dir, 'input.name', card.input.name, m.session.inputNames);
   const shape = input.isTensor ? input.shape : [];
-  if (!input.isTensor || input.type !== 'float32' || shape.length !== 2 || typeof shape[0] === 'number' || shape[1] !== card.features.length) {
-    throw mismatch(dir, 'input.shape', `float32 [N, ${card.features.length}]`, input.isTensor ? `${input.type} [${shape.join(', ')}]` : 'not a tensor');
+  const row = card.input.kind === 'window' ? [card.input.windowLength, card.input.windowChannels] : [card.features.length];
+  if (!input.isTensor || input.type !== 'float32' || shape.length !== 1 + row.length || typeof shape[0] === 'number' || row.some((d, i) => shape[i + 1] !== d)) {
+    throw mismatch(dir, 'input.shape', `float32 [N, ${row.join(', ')}]`, input.isTensor ? `${input.type} [${shape.join(', ')}]` : 'not a tensor');
   }
   const output = m.session.outputMetadata.find((o) => o.name === card.outputs.probabilities);
   if (!output) throw mismatch(dir, 'outputs.probabilities', card.outputs.probabilities, m.session.outputNames);
@@ -73,8 +82,9 @@ function checkSession(dir: string, card: ModelCard, m: OnnxClassifierModel): voi
 }
 
 /**
- * Loads `<dir>/model.onnx` after checking its card: member, version (the folder name), feature set, feature names and
- * order, classes, input kind, sha256 of the file, then the graph's input and output shapes. Refuses with
+ * Loads `<dir>/model.onnx` after checking its card: member, version (the folder name), feature set, its input (kind
+ * features: the feature names and order; kind window: the window's channels and order, channel count and length),
+ * classes, sha256 of the file, then the graph's input ([N, F] or [N, L, C], N dynamic) and output shapes. Refuses with
  * ModelCardMismatchError or ModelCardInvalidError.
  */
 export async function loadModel(dir: string, opts: LoadOptions): Promise<ClassifierModel> {
@@ -118,7 +128,10 @@ export function latestVersions(storeDir: string): { member: string; dir: string 
  * in them as numbers, so v10 > v9), all as CHAMPION, ordered by member name. A registry with promote/rollback and
  * shadows will replace the "latest" rule.
  */
-export async function loadDefaultEnsemble(storeDir: string, opts: Pick<LoadOptions, 'expectedFeatures' | 'expectedFeatureSet'>): Promise<ClassifierModel[]> {
+export async function loadDefaultEnsemble(
+  storeDir: string,
+  opts: Pick<LoadOptions, 'expectedFeatures' | 'expectedFeatureSet' | 'expectedWindow'>,
+): Promise<ClassifierModel[]> {
   const models: ClassifierModel[] = [];
   try {
     for (const { member, dir } of latestVersions(storeDir)) {

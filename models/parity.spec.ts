@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FEATURE_NAMES } from '../operators/features/feature-set.ts';
+import { FEATURE_NAMES, WINDOW_CHANNELS, WINDOW_LENGTH } from '../operators/features/feature-set.ts';
+import { inputWidth } from './card.ts';
 import { loadModel } from './load.ts';
 import type { ClassifierModel } from './model-port.ts';
 
@@ -10,7 +11,12 @@ const STORE = join(import.meta.dirname, 'store');
 interface Parity {
   readonly member: string;
   readonly version: string;
+  /** 'features' (absent in files written before window models) or 'window'. */
+  readonly input?: 'features' | 'window';
+  /** Feature names, or the window's channel names. */
   readonly features: readonly string[];
+  readonly windowLength?: number;
+  /** Each row: F feature values, or the window's L x C values, row-major, oldest bar first. */
   readonly rows: number;
   readonly inputs: readonly (readonly number[])[];
   readonly probabilities: readonly (readonly number[])[];
@@ -25,17 +31,25 @@ describe('parity: onnxruntime-node reproduces the trainer', () => {
   });
 
   it('finds the shipped models', () => {
-    expect(shipped.map((s) => `${s.member}/${s.version}`)).toContain('xgb/v1');
+    expect(shipped.map((s) => `${s.member}/${s.version}`)).toEqual(expect.arrayContaining(['xgb/v1', 'lgbm/v1', 'nhits/v1', 'patchtst/v1']));
   });
 
   for (const { member, version, dir } of shipped) {
-    it(`${member}/${version}: every parity row within 1e-4 of predict_proba`, async () => {
+    it(`${member}/${version}: every parity row within 1e-4 of the trainer's probabilities`, async () => {
       const parity = JSON.parse(readFileSync(join(dir, 'parity.json'), 'utf8')) as Parity;
       expect(parity.rows).toBeGreaterThanOrEqual(1000);
-      expect(parity.features).toEqual([...FEATURE_NAMES]);
+      expect(parity.inputs).toHaveLength(parity.rows);
       const model = await loadModel(dir, { member, expectedFeatures: FEATURE_NAMES });
       opened.push(model);
-      const f = FEATURE_NAMES.length;
+      expect(parity.input ?? 'features').toBe(model.card.input.kind);
+      if (model.card.input.kind === 'window') {
+        expect(parity.features).toEqual([...WINDOW_CHANNELS]);
+        expect(parity.windowLength).toBe(WINDOW_LENGTH);
+      } else {
+        expect(parity.features).toEqual([...FEATURE_NAMES]);
+      }
+      const f = inputWidth(model.card);
+      for (const row of parity.inputs) expect(row).toHaveLength(f);
       const x = new Float32Array(parity.rows * f);
       parity.inputs.forEach((row, i) => x.set(row, i * f));
       const p = await model.predict(x, parity.rows);

@@ -45,7 +45,7 @@ const count = async (path: string, table: string, where = '1'): Promise<number> 
 
 // One synthetic day of 3 symbols: long enough for the warm-up, decisions and some trades, short enough for CI.
 const SYNTHETIC: Flags = { run: { syntheticSymbols: 3, syntheticDays: 1, seed: 11 }, market: { tradesPerMinute: 40 } };
-const MEMBERS = 1; // the shipped ensemble: models/store/xgb
+const MEMBERS = 4; // the shipped ensemble: models/store/{lgbm,nhits,patchtst,xgb}
 
 describe('qt run on the synthetic market, end to end', () => {
   let a: RunResult & { path: string };

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadDefaultEnsemble } from '../../models/load.ts';
 import type { ClassifierModel } from '../../models/model-port.ts';
 import { FakeModel } from '../../models/testing/fake-model.ts';
-import { FEATURE_NAMES, FEATURE_SET, featureIndex } from '../../operators/features/feature-set.ts';
+import { FEATURE_NAMES, FEATURE_SET, featureIndex, WINDOW_CHANNELS, WINDOW_LENGTH } from '../../operators/features/feature-set.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { DeadLetterSchema, type DeadLetter } from '../../schemas/dead-letter.ts';
 import { METRICS, type MetricDef } from '../../schemas/metrics.ts';
@@ -20,7 +20,7 @@ import { ensembleEpic, EnsembleConfigError, type EnsembleDeps } from './epic.ts'
 const M = 60_000;
 const NOW = 1_746_316_800_000;
 
-function vector(symbol: string, minute: number, values: readonly number[], featureSet = FEATURE_SET): FeatureVector {
+function vector(symbol: string, minute: number, values: readonly number[], featureSet = FEATURE_SET, window: readonly number[] = []): FeatureVector {
   return {
     id: `feat-${symbol}-${minute}`,
     tsEvent: (minute + 1) * M,
@@ -32,11 +32,16 @@ function vector(symbol: string, minute: number, values: readonly number[], featu
     close: 100 + minute,
     featureSet,
     values: [...values],
-    windowLength: 0,
-    windowChannels: 0,
-    window: [],
+    windowLength: window.length > 0 ? WINDOW_LENGTH : 0,
+    windowChannels: window.length > 0 ? WINDOW_CHANNELS.length : 0,
+    window: [...window],
   };
 }
+const W = WINDOW_LENGTH * WINDOW_CHANNELS.length;
+/** A window whose values are seed, seed + 0.001, ...: row-major L x C. */
+const win = (seed: number): number[] => Array.from({ length: W }, (_, i) => seed + i / 1000);
+/** A vector with values and a window. */
+const full = (symbol: string, minute: number, seed: number): FeatureVector => vector(symbol, minute, vals(seed), FEATURE_SET, win(seed));
 const vals = (seed: number): number[] => FEATURE_NAMES.map((_, i) => seed + i / 10);
 
 /** A scheduler whose clock reads NOW (tsInit) without running anything. */
@@ -220,39 +225,114 @@ describe('ensembleEpic with FakeModel test doubles', () => {
   });
 });
 
+describe('ensembleEpic with window models (FakeModel test doubles)', () => {
+  const feat = () => new FakeModel({ member: 'f', probabilities: () => [0.2, 0.3, 0.5] });
+  /** P(UP) from the window's last value (the newest bar's last channel): shows which input the model got. */
+  const lastOfWindow = (row: Float32Array): [number, number, number] => {
+    const up = Math.min(0.9, Math.max(0.1, row[W - 1]! / 10));
+    return [(1 - up) / 2, (1 - up) / 2, up];
+  };
+  const wm = (member = 'w') => new FakeModel({ member, input: 'window', probabilities: lastOfWindow });
+
+  it('feeds each model its input kind, one predict() per model per micro-batch', async () => {
+    const [f, w] = [feat(), wm()];
+    const vs = [full('BTC/USDT', 0, 1), full('ETH/USDT', 0, 2), full('BTC/USDT', 1, 3)];
+    const outs = await run(from(vs), { models: [f, w], scheduler: clock(), meter: recordingMeter().meter });
+    expect(f.calls.map((c) => c.rows)).toEqual([2, 1]);
+    expect(w.calls.map((c) => c.rows)).toEqual([2, 1]);
+    expect(Array.from(f.calls[0]!.batch)).toEqual([...vals(1), ...vals(2)].map(Math.fround));
+    expect(Array.from(w.calls[0]!.batch)).toEqual([...win(1), ...win(2)].map(Math.fround));
+    expect(Array.from(w.calls[1]!.batch)).toEqual(win(3).map(Math.fround));
+    const votes = outs.filter((o) => o.topic === 'model.votes.v1').map((o) => o.value as ModelVote);
+    expect(votes.map((v) => v.member)).toEqual(['f', 'w', 'f', 'w', 'f', 'w']);
+    // the window model saw its own rows: P(UP) = last window value / 10
+    expect(votes.filter((v) => v.member === 'w').map((v) => v.pUp)).toEqual(
+      [1, 2, 3].map((seed) => Math.fround(Math.min(0.9, Math.max(0.1, Math.fround(seed + (W - 1) / 1000) / 10)))),
+    );
+    expect(outs.filter((o) => o.topic === 'ens.signals.v1')).toHaveLength(3);
+  });
+
+  it('dead-letters vectors without a usable window when a model reads it, and votes on the rest', async () => {
+    const w = wm();
+    const short = vector('A/USDT', 0, vals(1), FEATURE_SET, win(1).slice(3)); // 31 bars
+    const none = vector('B/USDT', 0, vals(1)); // no window at all
+    const nan = vector('C/USDT', 0, vals(1), FEATURE_SET, win(1).map((x, i) => (i === 40 ? Number.NaN : x)));
+    const outs = await run(from([short, none, nan, full('D/USDT', 0, 1)]), { models: [feat(), w], scheduler: clock(), meter: recordingMeter().meter });
+    expect(outs.map((o) => o.topic)).toEqual(['feat.vectors.v1.dlq', 'feat.vectors.v1.dlq', 'feat.vectors.v1.dlq', 'model.votes.v1', 'model.votes.v1', 'ens.signals.v1']);
+    expect(outs.slice(0, 3).map((o) => (o.value as { reason: string }).reason)).toEqual(['WINDOW_SHAPE_MISMATCH', 'WINDOW_SHAPE_MISMATCH', 'NON_FINITE_WINDOW']);
+    expect((outs[2]!.value as { message: string }).message).toBe('window value 40 (bar 13, channel 1) is NaN');
+    expect(w.calls.map((c) => c.rows)).toEqual([1]);
+    // without a window model, a vector without a window is fine
+    const f = feat();
+    const only = await run(from([none]), { models: [f], scheduler: clock(), meter: recordingMeter().meter });
+    expect(only.map((o) => o.topic)).toEqual(['model.votes.v1', 'ens.signals.v1']);
+  });
+
+  it('refuses window models that read different windows', () => {
+    const other = new FakeModel({ member: 'o', input: 'window', features: ['ret_1', 'range_hl'], probabilities: () => [1, 0, 0] });
+    expect(() => ensembleEpic({ vectors: from([]) }, { models: [feat(), wm(), other], scheduler: clock(), meter: recordingMeter().meter })).toThrow(/INPUTS_DIFFER/);
+    // window models next to feature models of another feature list are refused as before
+    const fx = new FakeModel({ member: 'x', features: ['x'], probabilities: () => [1, 0, 0] });
+    expect(() => ensembleEpic({ vectors: from([]) }, { models: [feat(), wm(), fx], scheduler: clock(), meter: recordingMeter().meter })).toThrow(/INPUTS_DIFFER/);
+    // an ensemble of window models only still reads FEATURE_NAMES values for the market context
+    const outs = ensembleEpic({ vectors: from([vector('A/USDT', 0, vals(1).slice(1), FEATURE_SET, win(1))]) }, { models: [wm()], scheduler: clock(), meter: recordingMeter().meter });
+    return lastValueFrom(outs.pipe(toArray())).then((o) => expect((o[0]!.value as { reason: string }).reason).toBe('FEATURE_COUNT_MISMATCH'));
+  });
+});
+
 const STORE = join(import.meta.dirname, '..', '..', 'models', 'store');
 
-describe('ensembleEpic with the shipped ONNX model', () => {
+describe('ensembleEpic with the shipped ONNX models', () => {
   let models: ClassifierModel[] = [];
   afterAll(async () => {
     for (const m of models) await m.close();
   });
 
-  it('votes with the real model the probabilities the trainer computed', async () => {
+  interface Parity {
+    inputs: number[][];
+    probabilities: number[][];
+  }
+  const parityOf = (m: ClassifierModel): Parity => {
+    const file = join(STORE, m.member, m.version, 'parity.json');
+    expect(existsSync(file)).toBe(true);
+    return JSON.parse(readFileSync(file, 'utf8')) as Parity;
+  };
+
+  it('every member votes the probabilities its trainer computed, each from its own input', async () => {
     models = await loadDefaultEnsemble(STORE, { expectedFeatures: FEATURE_NAMES });
-    const xgb = models.find((m) => m.member === 'xgb')!;
-    expect(xgb).toBeDefined();
-    const parityFile = join(STORE, 'xgb', xgb.version, 'parity.json');
-    expect(existsSync(parityFile)).toBe(true);
-    const parity = JSON.parse(readFileSync(parityFile, 'utf8')) as { inputs: number[][]; probabilities: number[][] };
+    expect(models.map((m) => m.member)).toEqual(['lgbm', 'nhits', 'patchtst', 'xgb']);
+    const parity = new Map(models.map((m) => [m.member, parityOf(m)]));
+    // The trainers' parity rows are the same validation rows: values from a feature model's file, windows from a
+    // window model's file make the same vectors.
+    const values = parity.get('xgb')!.inputs;
+    const windows = parity.get('nhits')!.inputs;
+    expect(parity.get('lgbm')!.inputs).toEqual(values);
+    expect(parity.get('patchtst')!.inputs).toEqual(windows);
     const n = 40;
     // 40 parity rows as vectors of 4 symbols over 10 minutes: 10 micro-batches of 4
-    const vs = parity.inputs.slice(0, n).map((row, i) => vector(`S${i % 4}/USDT`, Math.floor(i / 4), row));
-    const outs = await run(from(vs), { models: [xgb], scheduler: clock(), meter: recordingMeter().meter });
+    const vs = values.slice(0, n).map((row, i) => vector(`S${i % 4}/USDT`, Math.floor(i / 4), row, FEATURE_SET, windows[i]));
+    const outs = await run(from(vs), { models, scheduler: clock(), meter: recordingMeter().meter });
     const votes = outs.filter((o) => o.topic === 'model.votes.v1').map((o) => o.value as ModelVote);
     const sigs = outs.filter((o) => o.topic === 'ens.signals.v1').map((o) => o.value as EnsembleSignal);
-    expect(votes).toHaveLength(n);
+    expect(votes).toHaveLength(n * models.length);
     expect(sigs).toHaveLength(n);
-    votes.forEach((v, i) => {
-      const [d, f, u] = parity.probabilities[i]!;
+    votes.forEach((v, k) => {
+      const i = Math.floor(k / models.length);
+      expect(v.member).toBe(models[k % models.length]!.member);
+      const [d, f, u] = parity.get(v.member)!.probabilities[i]!;
       expect(Math.abs(v.pDown - d!)).toBeLessThan(1e-4);
       expect(Math.abs(v.pFlat - f!)).toBeLessThan(1e-4);
       expect(Math.abs(v.pUp - u!)).toBeLessThan(1e-4);
       expect(v.featureId).toBe(vs[i]!.id);
     });
-    for (const s of sigs) {
+    sigs.forEach((s, i) => {
+      // equal weights: the signal is the mean of the four members' probabilities
+      const mean = [0, 1, 2].map((j) => models.reduce((acc, m) => acc + parity.get(m.member)!.probabilities[i]![j]!, 0) / models.length);
+      expect(Math.abs(s.pDown - mean[0]!)).toBeLessThan(1e-4);
+      expect(Math.abs(s.pUp - mean[2]!)).toBeLessThan(1e-4);
+      expect(s.members.map((m) => m.weight)).toEqual([0.25, 0.25, 0.25, 0.25]);
       expect(s.pDown + s.pFlat + s.pUp).toBeCloseTo(1, 5);
       expect(s.confidence).toBeCloseTo(s.signal === 'LONG' ? s.pUp / (s.pUp + s.pDown) : s.signal === 'SHORT' ? s.pDown / (s.pUp + s.pDown) : s.pFlat, 12);
-    }
+    });
   });
 });

@@ -2,7 +2,7 @@ import { from, type Observable, type SchedulerLike } from 'rxjs';
 import { concatMap, map } from 'rxjs/operators';
 import type { ClassifierModel } from '../../models/model-port.ts';
 import { ModelInputError } from '../../models/errors.ts';
-import { featureIndex } from '../../operators/features/feature-set.ts';
+import { FEATURE_NAMES, featureIndex } from '../../operators/features/feature-set.ts';
 import { microBatch } from '../../operators/ensemble/micro-batch.ts';
 import { softVote } from '../../operators/ensemble/soft-vote.ts';
 import { codecFor } from '../../schemas/codec.ts';
@@ -15,8 +15,17 @@ import { defineCounter, defineHistogram, METRICS } from '../../schemas/metrics.t
 import type { ModelVote } from '../../schemas/model-vote.ts';
 import { out, type Meter, type Outgoing } from '../../schemas/ports.ts';
 
-/** Why a feature vector was not voted on (the reason of its dead letter). */
-export const VECTOR_REJECTIONS = ['FEATURE_SET_MISMATCH', 'FEATURE_COUNT_MISMATCH', 'NON_FINITE_FEATURE'] as const;
+/**
+ * Why a feature vector was not voted on (the reason of its dead letter). Values are always checked (the signal's market
+ * context reads them); the window only when a model reads it.
+ */
+export const VECTOR_REJECTIONS = [
+  'FEATURE_SET_MISMATCH',
+  'FEATURE_COUNT_MISMATCH',
+  'NON_FINITE_FEATURE',
+  'WINDOW_SHAPE_MISMATCH',
+  'NON_FINITE_WINDOW',
+] as const;
 /** Why a feature vector was not voted on. */
 export type VectorRejection = (typeof VECTOR_REJECTIONS)[number];
 
@@ -81,22 +90,43 @@ function deadLetter(v: FeatureVector, reason: VectorRejection, message: string, 
 
 /**
  * Ensemble: feature vectors in, one model.votes.v1 per member and vector, and one ens.signals.v1 per vector from the
- * champions' weighted soft vote. Vectors whose bars closed together are micro-batched so each model runs once per
- * batch; batches are processed one after another (concatMap), so outputs keep the input order and a replay gives the
- * same messages. tsInit is the scheduler's time when the batch formed. A vector the models cannot take becomes a dead
- * letter on feat.vectors.v1.dlq.
+ * champions' weighted soft vote. Each model reads its card's input kind: the vector's values (features) or its window
+ * (window, L x C row-major, oldest bar first). Vectors whose bars closed together are micro-batched so each model runs
+ * once per batch; batches are processed one after another (concatMap), so outputs keep the input order and a replay
+ * gives the same messages. tsInit is the scheduler's time when the batch formed. A vector the models cannot take
+ * becomes a dead letter on feat.vectors.v1.dlq.
  */
 export function ensembleEpic(inputs: { readonly vectors: Observable<FeatureVector> }, deps: EnsembleDeps): Observable<Outgoing> {
   const { models, scheduler, meter } = deps;
   const champions = models.filter((m) => m.role === 'CHAMPION');
   if (champions.length === 0) throw new EnsembleConfigError('NO_CHAMPION', `${models.length} models, none CHAMPION`);
+  // Every model reads the same feature set; models of one input kind read the same columns (features, or the window's
+  // channels and length), so one input batch per kind serves them all.
   const featureSet = models[0]!.card.featureSet;
-  const nFeatures = models[0]!.card.features.length;
+  const featureModels = models.filter((m) => m.card.input.kind === 'features');
+  const windowModels = models.filter((m) => m.card.input.kind === 'window');
   for (const m of models) {
-    if (m.card.featureSet !== featureSet || m.card.features.join() !== models[0]!.card.features.join()) {
+    if (m.card.featureSet !== featureSet) {
       throw new EnsembleConfigError('INPUTS_DIFFER', `${m.member} reads ${m.card.featureSet}, ${models[0]!.member} reads ${featureSet}`);
     }
   }
+  const features = featureModels[0]?.card.features;
+  for (const m of featureModels) {
+    if (m.card.features.join() !== features!.join()) {
+      throw new EnsembleConfigError('INPUTS_DIFFER', `${m.member} reads features ${m.card.features.join()}, ${featureModels[0]!.member} reads ${features!.join()}`);
+    }
+  }
+  const windowOf = (m: ClassifierModel): string => `${m.card.input.windowLength} x [${m.card.features.join()}]`;
+  for (const m of windowModels) {
+    if (windowOf(m) !== windowOf(windowModels[0]!)) {
+      throw new EnsembleConfigError('INPUTS_DIFFER', `${m.member} reads a window ${windowOf(m)}, ${windowModels[0]!.member} reads ${windowOf(windowModels[0]!)}`);
+    }
+  }
+  // Vectors carry FEATURE_NAMES values whatever the models read (the market context needs them).
+  const nFeatures = features?.length ?? FEATURE_NAMES.length;
+  const windowLength = windowModels[0]?.card.input.windowLength ?? 0;
+  const windowChannels = windowModels[0]?.card.input.windowChannels ?? 0;
+  const windowWidth = windowLength * windowChannels;
   const stopwatch = deps.stopwatch ?? (() => performance.now()); // arch-allow: stopwatch (metrics only)
   const latency = defineHistogram(meter, METRICS.inferenceDuration);
   const inferred = defineCounter(meter, METRICS.inferenceRows);
@@ -108,19 +138,29 @@ export function ensembleEpic(inputs: { readonly vectors: Observable<FeatureVecto
     if (v.values.length !== nFeatures) return ['FEATURE_COUNT_MISMATCH', `${v.values.length} values, models read ${nFeatures}`];
     const bad = v.values.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) return ['NON_FINITE_FEATURE', `value ${bad} is ${v.values[bad]}`];
+    if (windowWidth > 0) {
+      if (v.windowLength !== windowLength || v.windowChannels !== windowChannels || v.window.length !== windowWidth) {
+        return ['WINDOW_SHAPE_MISMATCH', `window ${v.windowLength} x ${v.windowChannels} (${v.window.length} values), models read ${windowLength} x ${windowChannels}`];
+      }
+      const w = v.window.findIndex((x) => !Number.isFinite(x));
+      if (w >= 0) return ['NON_FINITE_WINDOW', `window value ${w} (bar ${Math.floor(w / windowChannels)}, channel ${w % windowChannels}) is ${v.window[w]}`];
+    }
     return null;
   };
 
   const score = async (batch: readonly FeatureVector[], tsInit: number): Promise<Outgoing[]> => {
     const accepted = batch.filter((v) => reject(v) === null);
     const rows = accepted.length;
-    const x = new Float32Array(rows * nFeatures);
-    accepted.forEach((v, i) => x.set(v.values, i * nFeatures));
+    // One input batch per input kind, built only if a model reads it: values [rows, F], windows [rows, L, C].
+    const x = featureModels.length > 0 ? new Float32Array(rows * nFeatures) : undefined;
+    if (x) accepted.forEach((v, i) => x.set(v.values, i * nFeatures));
+    const w = windowModels.length > 0 ? new Float32Array(rows * windowWidth) : undefined;
+    if (w) accepted.forEach((v, i) => w.set(v.window, i * windowWidth));
     const probs: Float32Array[] = [];
     if (rows > 0) {
       for (const m of models) {
         const t0 = stopwatch();
-        const p = await m.predict(x, rows);
+        const p = await m.predict(m.card.input.kind === 'window' ? w! : x!, rows);
         latency.observe({ member: m.member }, (stopwatch() - t0) / 1000);
         inferred.inc({ member: m.member }, rows);
         if (p.length !== rows * 3) throw new ModelInputError(m.member, `${rows * 3} probabilities`, `${p.length}`);

@@ -35,6 +35,8 @@ class Dataset:
     X: np.ndarray  # float64 [N, F]
     fwd_ret: np.ndarray  # float64, NaN where unknown
     meta: dict
+    window: np.ndarray | None = None  # float32 [N, L, C] from the window sidecar, None when not read
+    window_meta: dict | None = None  # the sidecar's .window.json (channels, length, ...)
 
     def __len__(self) -> int:
         return int(self.open_time.shape[0])
@@ -46,15 +48,44 @@ class Dataset:
     def take(self, mask: np.ndarray) -> "Dataset":
         """The rows selected by a boolean mask or an index array."""
         return Dataset(self.feature_names, self.open_time[mask], self.exchange[mask], self.symbol[mask],
-                       self.close[mask], self.X[mask], self.fwd_ret[mask], self.meta)
+                       self.close[mask], self.X[mask], self.fwd_ret[mask], self.meta,
+                       None if self.window is None else self.window[mask], self.window_meta)
+
+    @property
+    def window_channels(self) -> tuple[str, ...]:
+        """Names of the window's channels, in order (empty without a window)."""
+        return tuple(self.window_meta["channels"]) if self.window_meta else ()
 
 
 def _num(s: str) -> float:
     return float(s) if s != "" else math.nan
 
 
-def read_dataset(path: str) -> Dataset:
-    """Reads an exported dataset; drops rows whose features are not all finite."""
+def read_window(path: str, n_rows: int) -> tuple[np.ndarray, dict]:
+    """The window sidecar of a dataset: ``<csv>.window.json`` and ``<csv>.window.f32``.
+
+    The .f32 file holds, for every data row of the CSV in file order, ``FeatureVector.window`` as little-endian float32:
+    ``length`` bars (oldest first) x ``len(channels)`` values, row-major, the layout the ensemble feeds a window model.
+    """
+    meta_path = path + ".window.json"
+    if not os.path.exists(meta_path):
+        raise DatasetError(f"{path}: no window sidecar {meta_path} (export with scripts/train-members.ts)")
+    with open(meta_path, encoding="utf-8") as f:
+        wmeta = json.load(f)
+    if wmeta.get("dtype") != "float32-le":
+        raise DatasetError(f"{meta_path}: dtype {wmeta.get('dtype')!r}, expected 'float32-le'")
+    length, channels = int(wmeta["length"]), list(wmeta["channels"])
+    if int(wmeta["rows"]) != n_rows:
+        raise DatasetError(f"{meta_path}: {wmeta['rows']} window rows, the CSV has {n_rows}")
+    data = np.fromfile(path + ".window.f32", dtype="<f4")
+    if data.size != n_rows * length * len(channels):
+        raise DatasetError(f"{path}.window.f32: {data.size} values, expected {n_rows} x {length} x {len(channels)}")
+    return data.reshape(n_rows, length, len(channels)).astype(np.float32, copy=False), wmeta
+
+
+def read_dataset(path: str, with_window: bool = False) -> Dataset:
+    """Reads an exported dataset (and its window sidecar if asked); drops rows whose features are not all finite
+    (or, with the window, whose window is not all finite)."""
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         try:
@@ -85,6 +116,11 @@ def read_dataset(path: str) -> Dataset:
     if os.path.exists(meta_path):
         with open(meta_path, encoding="utf-8") as f:
             meta = json.load(f)
-    ds = Dataset(names, t, ex, sy, np.asarray(closes, dtype=np.float64), X, np.asarray(fwd, dtype=np.float64), meta)
+    window, wmeta = read_window(path, len(times)) if with_window else (None, None)
+    ds = Dataset(names, t, ex, sy, np.asarray(closes, dtype=np.float64), X, np.asarray(fwd, dtype=np.float64), meta,
+                 window, wmeta)
     ds = ds.take(order)
-    return ds.take(np.isfinite(ds.X).all(axis=1))
+    keep = np.isfinite(ds.X).all(axis=1)
+    if ds.window is not None:
+        keep &= np.isfinite(ds.window).reshape(len(ds), -1).all(axis=1)
+    return ds.take(keep)

@@ -24,9 +24,23 @@ def accuracy(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(p, axis=1) == y))
 
 
+ECE_BINS = 15
+
+
+def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-label expected calibration error: rows binned by their highest probability into ``bins`` equal-width bins
+    over [0, 1]; the mean over rows of |accuracy of the bin - mean highest probability of the bin| (0 best)."""
+    conf = np.max(p, axis=1)
+    hit = (np.argmax(p, axis=1) == y).astype(np.float64)
+    b = np.minimum((conf * bins).astype(np.int64), bins - 1)
+    gap = np.abs(np.bincount(b, weights=hit, minlength=bins) - np.bincount(b, weights=conf, minlength=bins))
+    return float(np.sum(gap) / len(y))
+
+
 def scores(p: np.ndarray, y: np.ndarray) -> dict:
-    """Log loss, Brier and accuracy."""
-    return {"logLoss": log_loss(p, y), "brier": brier(p, y), "accuracy": accuracy(p, y)}
+    """Log loss, Brier, accuracy and the expected calibration error ``ece``."""
+    return {"logLoss": log_loss(p, y), "brier": brier(p, y), "accuracy": accuracy(p, y),
+            "ece": expected_calibration_error(p, y)}
 
 
 def prior_baseline(y_train: np.ndarray, n_valid: int, n_classes: int = 3) -> np.ndarray:

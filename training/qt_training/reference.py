@@ -1,8 +1,8 @@
 """A tiny pure-numpy evaluator of a TreeEnsembleClassifier graph, to check the exported graph without onnxruntime.
 
 It reads the node attributes from the ONNX model (not from the booster), walks every tree in float32 exactly as
-BRANCH_LT defines (``x < value`` goes to the true child, NaN follows ``missing_value_tracks_true``), sums the leaf
-weights per class, adds ``base_values`` and applies the post-transform.
+BRANCH_LT and BRANCH_LEQ define (``x < value``, resp. ``x <= value``, goes to the true child, NaN follows
+``missing_value_tracks_true``), sums the leaf weights per class, adds ``base_values`` and applies the post-transform.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ def evaluate(model: onnx.ModelProto, X: np.ndarray) -> tuple[np.ndarray, np.ndar
     feats = np.asarray(a["nodes_featureids"])
     values = np.asarray(a["nodes_values"], dtype=np.float32)
     modes = np.asarray([m.decode() if isinstance(m, bytes) else m for m in a["nodes_modes"]])
+    unknown = set(modes.tolist()) - {"LEAF", "BRANCH_LT", "BRANCH_LEQ"}
+    if unknown:
+        raise ValueError(f"node modes {sorted(unknown)} not supported")
+    leq = modes == "BRANCH_LEQ"
     true_ids = np.asarray(a["nodes_truenodeids"])
     false_ids = np.asarray(a["nodes_falsenodeids"])
     miss_true = np.asarray(a["nodes_missing_value_tracks_true"], dtype=bool)
@@ -51,7 +55,7 @@ def evaluate(model: onnx.ModelProto, X: np.ndarray) -> tuple[np.ndarray, np.ndar
             rows = np.flatnonzero(branching)
             idx = current[rows]
             xv = x[rows, feats[idx]]
-            go_true = np.where(np.isnan(xv), miss_true[idx], xv < values[idx])
+            go_true = np.where(np.isnan(xv), miss_true[idx], np.where(leq[idx], xv <= values[idx], xv < values[idx]))
             nxt = np.where(go_true, true_ids[idx], false_ids[idx])
             current[rows] = pos[nxt]
         margins += leaf_weight[current]

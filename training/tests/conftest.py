@@ -26,11 +26,26 @@ def feature_names() -> list[str]:
     return re.findall(r"'([a-z0-9_]+)'", re.sub(r"//.*", "", body))
 
 
+def window_spec() -> tuple[list[str], int]:
+    """(WINDOW_CHANNELS, WINDOW_LENGTH) as declared in operators/features/feature-set.ts."""
+    text = open(os.path.join(REPO, "operators", "features", "feature-set.ts"), encoding="utf-8").read()
+    body = re.search(r"WINDOW_CHANNELS = \[(.*?)\] as const", text, re.S).group(1)
+    length = int(re.search(r"WINDOW_LENGTH = (\d+);", text).group(1))
+    return re.findall(r"'([a-z0-9_]+)'", re.sub(r"//.*", "", body)), length
+
+
 def write_synthetic_csv(path: str, n_bars: int = 1500, symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"), horizon: int = 5,
-                        seed: int = 1, nan_rate: float = 0.0) -> str:
-    """A dataset whose forward return depends on ema_ratio_12_26 and ret_5 plus noise, with its .meta.json."""
+                        seed: int = 1, nan_rate: float = 0.0, window: bool = False) -> str:
+    """A dataset whose forward return depends on ema_ratio_12_26 and ret_5 plus noise, with its .meta.json.
+
+    With ``window``, also the window sidecar (``.window.f32``, ``.window.json``) in the layout scripts/train-members.ts
+    writes: per CSV data row, L x C float32 values; the newest bar's first channel carries the same signal, so a window
+    model can learn it, and the oldest bar's last value is the row's index in the file (to check the alignment).
+    """
     rng = np.random.default_rng(seed)
     names = feature_names()
+    channels, length = window_spec()
+    windows = []
     lines = ["open_time,exchange,symbol,close," + ",".join(names) + ",fwd_ret"]
     for s in symbols:
         X = rng.normal(size=(n_bars, len(names)))
@@ -41,6 +56,12 @@ def write_synthetic_csv(path: str, n_bars: int = 1500, symbols=("BTC/USDT", "ETH
         if nan_rate:
             X[rng.random(size=X.shape) < nan_rate] = math.nan
         close = 100 * np.exp(np.cumsum(rng.normal(scale=0.001, size=n_bars)))
+        if window:
+            w = rng.normal(size=(n_bars, length, len(channels))).astype(np.float32)
+            w[:, :, 0] *= 0.001
+            w[:, -1, 0] = signal  # the newest bar's return: what drives fwd_ret
+            w[:, 0, -1] = len(lines) - 1 + np.arange(n_bars)  # the row's index in the file
+            windows.append(w)
         for i in range(n_bars):
             f = "" if i >= n_bars - horizon else repr(float(fwd[i]))
             vals = ",".join("" if math.isnan(v) else repr(float(v)) for v in X[i])
@@ -49,10 +70,76 @@ def write_synthetic_csv(path: str, n_bars: int = 1500, symbols=("BTC/USDT", "ETH
         fh.write("\n".join(lines) + "\n")
     with open(path + ".meta.json", "w", encoding="utf-8") as fh:
         json.dump({"horizon": horizon, "barMs": MINUTE, "featureSet": "fs1"}, fh)
+    if window:
+        data = np.concatenate(windows).astype("<f4")
+        data.tofile(path + ".window.f32")
+        with open(path + ".window.json", "w", encoding="utf-8") as fh:
+            json.dump({"file": path + ".window.f32", "dtype": "float32-le", "featureSet": "fs1", "channels": channels,
+                       "length": length, "rows": int(data.shape[0])}, fh)
     return path
 
 
 @pytest.fixture(scope="session")
 def synthetic_csv(tmp_path_factory) -> str:
-    """Path of a generated 3-symbol, 1500-bar dataset with horizon 5."""
-    return write_synthetic_csv(str(tmp_path_factory.mktemp("data") / "dataset.csv"))
+    """Path of a generated 3-symbol, 1500-bar dataset with horizon 5 (and its window sidecar)."""
+    return write_synthetic_csv(str(tmp_path_factory.mktemp("data") / "dataset.csv"), window=True)
+
+
+def check_schema(value, schema, defs, path="$"):
+    """A minimal JSON Schema (draft 2020-12) check of the keywords the card schema uses."""
+    if "$ref" in schema:
+        return check_schema(value, defs[schema["$ref"].split("/")[-1]], defs, path)
+    if "anyOf" in schema:
+        errors = [check_schema(value, s, defs, path) for s in schema["anyOf"]]
+        return [] if any(not e for e in errors) else errors[0]
+    py = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float),
+          "null": type(None)}
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else types
+    if types is not None:
+        ok = any(isinstance(value, py[t]) and not (t in ("integer", "number") and isinstance(value, bool)) for t in types)
+        if not ok:
+            return [f"{path}: expected {types}, got {type(value).__name__}"]
+    errs = []
+    if "const" in schema and value != schema["const"]:
+        errs.append(f"{path}: expected {schema['const']!r}")
+    if "enum" in schema and value not in schema["enum"]:
+        errs.append(f"{path}: {value!r} not in {schema['enum']}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            errs.append(f"{path}: shorter than {schema['minLength']}")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errs.append(f"{path}: does not match {schema['pattern']}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            errs.append(f"{path}: below {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errs.append(f"{path}: above {schema['maximum']}")
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            errs.append(f"{path}: not above {schema['exclusiveMinimum']}")
+    if isinstance(value, dict):
+        for k in schema.get("required", []):
+            if k not in value:
+                errs.append(f"{path}.{k}: missing")
+        for k, sub in schema.get("properties", {}).items():
+            if k in value:
+                errs += check_schema(value[k], sub, defs, f"{path}.{k}")
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for k, v in value.items():
+                if k not in schema.get("properties", {}):
+                    errs += check_schema(v, extra, defs, f"{path}.{k}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errs.append(f"{path}: fewer than {schema['minItems']} items")
+        if isinstance(schema.get("items"), dict):
+            for i, v in enumerate(value):
+                errs += check_schema(v, schema["items"], defs, f"{path}[{i}]")
+    return errs
+
+
+def card_schema_errors(card: dict) -> list[str]:
+    """Problems of a card against models/card.schema.json (generated from the TypeScript CardSchema)."""
+    with open(os.path.join(REPO, "models", "card.schema.json"), encoding="utf-8") as f:
+        schema = json.load(f)
+    return check_schema(card, schema, schema.get("$defs", {}))

@@ -34,3 +34,30 @@ def test_refuses_a_short_row(tmp_path):
     p.write_text("open_time,exchange,symbol,close,a,fwd_ret\n1,binance,X/Y,1,1\n")
     with pytest.raises(DatasetError, match=":2:"):
         read_dataset(str(p))
+
+
+def test_window_sidecar_rows_follow_their_csv_rows_through_sort_and_filter(tmp_path):
+    import json
+
+    import numpy as np
+
+    from conftest import MINUTE, T0, window_spec, write_synthetic_csv
+
+    symbols = ("B/USDT", "A/USDT")
+    path = write_synthetic_csv(str(tmp_path / "w.csv"), n_bars=50, symbols=symbols, window=True, nan_rate=0.01)
+    ds = read_dataset(path, with_window=True)
+    channels, length = window_spec()
+    assert ds.window.shape == (len(ds), length, len(channels)) and ds.window.dtype == np.float32
+    assert ds.window_channels == tuple(channels)
+    assert len(ds) < 100  # rows with a missing feature were dropped, with their windows
+    # the generator wrote each row's index in the file into its window: file order is symbol by symbol
+    index = ds.window[:, 0, -1].astype(int)
+    assert np.array_equal(ds.open_time, T0 + (index % 50) * MINUTE)
+    assert [symbols[i // 50] for i in index] == ds.symbol.tolist()
+    # a sidecar that does not match the CSV is refused
+    meta = json.load(open(path + ".window.json"))
+    meta["rows"] = 99
+    json.dump(meta, open(path + ".window.json", "w"))
+    with pytest.raises(DatasetError, match="99 window rows"):
+        read_dataset(path, with_window=True)
+    assert read_dataset(path).window is None  # without the window, the sidecar is not read

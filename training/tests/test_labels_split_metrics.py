@@ -73,3 +73,14 @@ def test_last_return_sign_baseline_conditions_on_the_sign():
 def test_unseen_sign_falls_back_to_overall_frequencies():
     p = last_return_sign_baseline(np.array([1.0, 1.0]), np.array([2, 0]), np.array([-1.0]))
     assert p.tolist() == [[0.5, 0.0, 0.5]]
+
+
+def test_expected_calibration_error_by_hand():
+    from qt_training.metrics import expected_calibration_error, scores
+    # two rows in the 0.8 bin (one right: accuracy 0.5 vs confidence 0.8), two in the 0.4 bin (both right: 1 vs 0.4)
+    p = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.4, 0.3, 0.3], [0.3, 0.3, 0.4]])
+    y = np.array([0, 0, 0, 2])
+    assert expected_calibration_error(p, y) == pytest.approx((2 * 0.3 + 2 * 0.6) / 4)
+    # perfectly calibrated: every row at 1/3 confidence, a third right
+    assert expected_calibration_error(np.full((3, 3), 1 / 3), np.array([0, 1, 2])) == pytest.approx(0.0)
+    assert set(scores(p, y)) == {"logLoss", "brier", "accuracy", "ece"}

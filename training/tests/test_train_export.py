@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import REPO, feature_names, write_synthetic_csv
+from conftest import REPO, check_schema, feature_names, write_synthetic_csv
 from qt_training import train as train_cli
 from qt_training.onnx_export import booster_to_onnx
 from qt_training.reference import evaluate
@@ -72,57 +72,7 @@ def test_card_describes_the_model(trained, synthetic_csv):
     assert m["model"]["logLoss"] < m["baselines"]["classPrior"]["logLoss"]
 
 
-def _check_schema(value, schema, defs, path="$"):
-    """A minimal JSON Schema (draft 2020-12) check of the keywords the card schema uses."""
-    if "$ref" in schema:
-        return _check_schema(value, defs[schema["$ref"].split("/")[-1]], defs, path)
-    if "anyOf" in schema:
-        errors = [_check_schema(value, s, defs, path) for s in schema["anyOf"]]
-        return [] if any(not e for e in errors) else errors[0]
-    py = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float),
-          "null": type(None)}
-    types = schema.get("type")
-    types = [types] if isinstance(types, str) else types
-    if types is not None:
-        ok = any(isinstance(value, py[t]) and not (t in ("integer", "number") and isinstance(value, bool)) for t in types)
-        if not ok:
-            return [f"{path}: expected {types}, got {type(value).__name__}"]
-    errs = []
-    if "const" in schema and value != schema["const"]:
-        errs.append(f"{path}: expected {schema['const']!r}")
-    if "enum" in schema and value not in schema["enum"]:
-        errs.append(f"{path}: {value!r} not in {schema['enum']}")
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            errs.append(f"{path}: shorter than {schema['minLength']}")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            errs.append(f"{path}: does not match {schema['pattern']}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errs.append(f"{path}: below {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errs.append(f"{path}: above {schema['maximum']}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            errs.append(f"{path}: not above {schema['exclusiveMinimum']}")
-    if isinstance(value, dict):
-        for k in schema.get("required", []):
-            if k not in value:
-                errs.append(f"{path}.{k}: missing")
-        for k, sub in schema.get("properties", {}).items():
-            if k in value:
-                errs += _check_schema(value[k], sub, defs, f"{path}.{k}")
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            for k, v in value.items():
-                if k not in schema.get("properties", {}):
-                    errs += _check_schema(v, extra, defs, f"{path}.{k}")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            errs.append(f"{path}: fewer than {schema['minItems']} items")
-        if isinstance(schema.get("items"), dict):
-            for i, v in enumerate(value):
-                errs += _check_schema(v, schema["items"], defs, f"{path}[{i}]")
-    return errs
+_check_schema = check_schema
 
 
 def test_card_satisfies_the_typescript_card_schema(trained):
