@@ -89,15 +89,15 @@ function deadLetter(v: FeatureVector, reason: VectorRejection, message: string, 
 }
 
 /**
- * Ensemble: feature vectors in, one model.votes.v1 per member and vector, and one ens.signals.v1 per vector from the
- * champions' weighted soft vote. Each model reads its card's input kind: the vector's values (features) or its window
- * (window, L x C row-major, oldest bar first). Vectors whose bars closed together are micro-batched so each model runs
- * once per batch; batches are processed one after another (concatMap), so outputs keep the input order and a replay
- * gives the same messages. tsInit is the scheduler's time when the batch formed. A vector the models cannot take
- * becomes a dead letter on feat.vectors.v1.dlq.
+ * The ensemble's scoring of one micro-batch, without RxJS: each model runs once over the batch (its card's input kind:
+ * values or window), then one vote per member and vector, one signal per vector from the champions' soft vote, and a
+ * dead letter for each vector the models cannot take. The epic wraps it; loops without RxJS (the chain benchmark's
+ * plain loop) call it directly. Checks the models' inputs agree when it is built.
  */
-export function ensembleEpic(inputs: { readonly vectors: Observable<FeatureVector> }, deps: EnsembleDeps): Observable<Outgoing> {
-  const { models, scheduler, meter } = deps;
+export function createEnsembleScorer(
+  deps: Pick<EnsembleDeps, 'models' | 'meter' | 'weights' | 'stopwatch'>,
+): (batch: readonly FeatureVector[], tsInit: number) => Promise<Outgoing[]> {
+  const { models, meter } = deps;
   const champions = models.filter((m) => m.role === 'CHAMPION');
   if (champions.length === 0) throw new EnsembleConfigError('NO_CHAMPION', `${models.length} models, none CHAMPION`);
   // Every model reads the same feature set; models of one input kind read the same columns (features, or the window's
@@ -222,6 +222,20 @@ export function ensembleEpic(inputs: { readonly vectors: Observable<FeatureVecto
     return result;
   };
 
+  return score;
+}
+
+/**
+ * Ensemble: feature vectors in, one model.votes.v1 per member and vector, and one ens.signals.v1 per vector from the
+ * champions' weighted soft vote. Each model reads its card's input kind: the vector's values (features) or its window
+ * (window, L x C row-major, oldest bar first). Vectors whose bars closed together are micro-batched so each model runs
+ * once per batch; batches are processed one after another (concatMap), so outputs keep the input order and a replay
+ * gives the same messages. tsInit is the scheduler's time when the batch formed. A vector the models cannot take
+ * becomes a dead letter on feat.vectors.v1.dlq.
+ */
+export function ensembleEpic(inputs: { readonly vectors: Observable<FeatureVector> }, deps: EnsembleDeps): Observable<Outgoing> {
+  const score = createEnsembleScorer(deps);
+  const { scheduler } = deps;
   return inputs.vectors.pipe(
     microBatch<FeatureVector>({ maxWaitMs: deps.maxWaitMs, scheduler }),
     map((batch) => ({ batch, tsInit: scheduler.now() })),
