@@ -24,6 +24,7 @@ export interface RunSummary {
   maxDrawdown: number;
   deadLetters: number;
   deadLettersByReason: Record<string, number>;
+  deniedByReason: Record<string, number>;
   firstEventMs: number;
   lastEventMs: number;
 }
@@ -38,7 +39,7 @@ export class SummaryCollector {
     this.s = {
       ticks: 0, bars: 0, featureVectors: 0, signals: 0, decisions: 0, intents: 0, refusals: 0, ordersApproved: 0,
       ordersDenied: 0, orders: 0, fills: 0, exits: 0, closedTrades: 0, wins: 0, initialEquity, finalEquity: initialEquity,
-      pnl: 0, fees: 0, maxDrawdown: 0, deadLetters: 0, deadLettersByReason: {}, firstEventMs: Number.NaN, lastEventMs: Number.NaN,
+      pnl: 0, fees: 0, maxDrawdown: 0, deadLetters: 0, deadLettersByReason: {}, deniedByReason: {}, firstEventMs: Number.NaN, lastEventMs: Number.NaN,
     };
   }
 
@@ -78,7 +79,10 @@ export class SummaryCollector {
       case 'risk.orders.v1': {
         const r = value as Topics['risk.orders.v1'];
         if (r.verdict === 'APPROVED') s.ordersApproved++;
-        else s.ordersDenied++;
+        else {
+          s.ordersDenied++;
+          s.deniedByReason[r.denyReason] = (s.deniedByReason[r.denyReason] ?? 0) + 1;
+        }
         break;
       }
       case 'exec.orders.v1': {
@@ -131,13 +135,14 @@ export function formatSummary(s: RunSummary, where: { journal: string; seconds: 
     ? `${new Date(s.firstEventMs).toISOString().slice(0, 16)} → ${new Date(s.lastEventMs).toISOString().slice(0, 16)} UTC`
     : 'no bars';
   const reasons = Object.entries(s.deadLettersByReason).sort((a, b) => b[1] - a[1]).map(([r, c]) => `${r} ${n(c)}`).join(', ');
+  const denials = Object.entries(s.deniedByReason).sort((a, b) => b[1] - a[1]).map(([r, c]) => `${r} ${n(c)}`).join(', ');
   const rows: [string, string][] = [
     ['market', span],
     ['ticks', n(s.ticks)],
     ['bars', n(s.bars)],
     ['feature vectors', n(s.featureVectors)],
     ['decisions', `${n(s.decisions)} (${n(s.intents)} intents, ${n(s.refusals)} refusals)`],
-    ['risk verdicts', `${n(s.ordersApproved)} approved, ${n(s.ordersDenied)} denied`],
+    ['risk verdicts', `${n(s.ordersApproved)} approved, ${n(s.ordersDenied)} denied${denials ? ` (${denials})` : ''}`],
     ['orders', n(s.orders)],
     ['fills', n(s.fills)],
     ['exits', n(s.exits)],
@@ -151,5 +156,10 @@ export function formatSummary(s: RunSummary, where: { journal: string; seconds: 
     ['journal', where.journal],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
-  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+  const text = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+  const gated = s.deniedByReason.CONFIDENCE_BELOW_GATE ?? 0;
+  if (s.ordersApproved > 0 || gated === 0) return text;
+  return `${text}\n\n  No intent passed the confidence gate: the shipped models have little edge on this market, so the gate
+  (risk.confidenceGate, 0.65 by default) refused all ${n(gated)}. To see the rest of the chain trade, lower it for a
+  run: QT_RISK_CONFIDENCE_GATE=0.55 npx qt run`;
 }
