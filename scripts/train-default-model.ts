@@ -8,6 +8,7 @@
  *
  * Defaults reproduce the shipped model: the 16 USD-M symbols of ../shared/data/klines-1m/usdm (May–June 2025),
  * trained on open times before 2025-05-25 (minus a purge gap of H bars), validated on 2025-05-25 to 2025-06-03.
+ * The other members (lgbm, nhits, patchtst; the window models need the window sidecar): scripts/train-members.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
