@@ -12,6 +12,8 @@ class FakeBackend implements JournalBackend {
   readonly inserted: { table: string; columns: readonly string[]; rows: readonly Row[] }[] = [];
   failInserts = 0;
   failCommand: string | undefined;
+  /** Called as an insert starts (before it awaits). */
+  onInsert: (() => void) | undefined;
   result: { meta: ResultColumn[]; data: Record<string, unknown>[] } = { meta: [], data: [] };
   closed = false;
 
@@ -21,6 +23,7 @@ class FakeBackend implements JournalBackend {
   }
   async insert(table: string, columns: readonly string[], rows: readonly Row[]): Promise<void> {
     this.calls.push(`insert ${table} ${rows.length}`);
+    this.onInsert?.();
     await new Promise((r) => setTimeout(r, 1));
     if (this.failInserts > 0) {
       this.failInserts--;
@@ -99,6 +102,23 @@ describe('BufferedJournal', () => {
     await Promise.all(writes);
     const ids = b.inserted.flatMap((x) => x.rows.map((r) => r[0]));
     expect(ids).toEqual(trades(10).map((t) => t.id));
+  });
+
+  it('a flush inserts what was buffered when it started, not the rows written while it awaits the engine', async () => {
+    const b = new FakeBackend();
+    const j = new BufferedJournal(b, { batchRows: 100, ddl: [] });
+    await j.write('md.trades.v1', trades(3));
+    // A producer that keeps up with the inserts would otherwise turn one flush into endless tiny inserts.
+    let more = 3;
+    b.onInsert = () => {
+      if (more-- > 0) void j.write('md.trades.v1', trades(1, 10 + more));
+    };
+    await j.flush();
+    expect(b.calls.filter((c) => c.startsWith('insert'))).toEqual(['insert trades 3']);
+    expect(j.pendingRows()).toEqual({ trades: 1 });
+    b.onInsert = undefined;
+    await j.flush();
+    expect(insertedRows(b, 'trades')).toBe(4);
   });
 
   it('keeps the rows of a failed insert and inserts them on the next flush', async () => {

@@ -25,7 +25,10 @@ export interface QueryResult<R = Record<string, unknown>> {
 export interface JournalBackend {
   /** Runs a statement that returns nothing (DDL). */
   command(sql: string): Promise<void>;
-  /** Inserts positional JSON-ready rows into `qt.<table>` (JSONCompactEachRow, explicit column list, unknown fields rejected). */
+  /**
+   * Inserts positional JSON-ready rows into `qt.<table>` with an explicit column list, unknown fields rejected; stored
+   * as their JSONCompactEachRow insert stores them, whatever the body's format (chdb: RowBinary, server: JSON).
+   */
   insert(table: string, columns: readonly string[], rows: readonly Row[]): Promise<void>;
   /** Runs a query in ClickHouse's JSON format: `meta` (names and types) and `data` (64-bit integers and non-finite floats quoted). */
   queryJson(sql: string): Promise<{ meta: ResultColumn[]; data: Record<string, unknown>[] }>;
@@ -225,20 +228,28 @@ export class BufferedJournal implements Journal {
     });
   }
 
-  /** Inserts the table's buffer in chunks of batchRows (only whole chunks when `fullOnly`); on failure the rows go back. */
+  /**
+   * Inserts the table's buffer in chunks of batchRows (only whole chunks when `fullOnly`); on failure the rows go back.
+   * A flush inserts the rows buffered when it starts, not the ones written while it awaits the engine: chasing those
+   * would turn one flush into a stream of tiny inserts (each costs a new part) for as long as the producer keeps up.
+   */
   private async insertTable(i: number, fullOnly: boolean): Promise<void> {
     const table = JOURNAL_TABLES[i]!;
     const columns = COLUMN_NAMES[i]!;
-    while (this.buffers[i]!.length > 0 && (!fullOnly || this.buffers[i]!.length >= this.batchRows)) {
+    let left = fullOnly ? Infinity : this.buffers[i]!.length;
+    while (left > 0 && this.buffers[i]!.length > 0 && (!fullOnly || this.buffers[i]!.length >= this.batchRows)) {
       const buf = this.buffers[i]!;
+      // The last chunk of a flush also takes rows written since it started, up to a full batch: same inserts, more rows.
       const chunk = buf.length <= this.batchRows ? buf : buf.slice(0, this.batchRows);
       this.buffers[i] = buf.length <= this.batchRows ? [] : buf.slice(this.batchRows);
+      left -= chunk.length;
       try {
         await this.backend.insert(table, columns, chunk);
       } catch (e) {
         // Put the rows back in front: a later flush retries them, and re-inserting is idempotent by event id.
         this.buffers[i] = chunk.concat(this.buffers[i]!);
-        const sql = `INSERT INTO ${JOURNAL_DB}.${table} (${columns.join(', ')}) FORMAT JSONCompactEachRow`;
+        // The body's format is the backend's choice (RowBinary or JSONCompactEachRow): the statement names the target.
+        const sql = `INSERT INTO ${JOURNAL_DB}.${table} (${columns.join(', ')})`;
         throw new JournalWriteError(table, chunk.length, toJournalError(e, 'insert', sql));
       }
       this.rowsCounter?.inc({ table }, chunk.length);

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DATA_TOPICS, type TopicName, type Topics } from '../../schemas/topics.ts';
-import { ChdbJournal } from './chdb-journal.ts';
+import { ChdbJournal, type ChdbInsertFormat } from './chdb-journal.ts';
 import { journalDigest } from './digest.ts';
-import { JournalOpenError, JournalQueryError } from './errors.ts';
+import { JournalOpenError, JournalQueryError, JournalWriteError } from './errors.ts';
 import { openJournal } from './open.ts';
 import { rowObjects } from './rows.ts';
 import { runSql } from './sql.ts';
@@ -28,8 +28,8 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function open(name: string, batchRows = 10_000): Promise<ChdbJournal> {
-  journal = new ChdbJournal({ path: folder(name), batchRows });
+async function open(name: string, batchRows = 10_000, insertFormat?: ChdbInsertFormat): Promise<ChdbJournal> {
+  journal = new ChdbJournal({ path: folder(name), batchRows, ...(insertFormat ? { insertFormat } : {}) });
   await journal.init();
   return journal;
 }
@@ -60,7 +60,80 @@ function asStored(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/**
+ * The samples plus messages with the values a binary encoding could store differently from the JSON insert: -0,
+ * subnormal, extreme and long-printing doubles, times near 0, integers above 2^53, non-ASCII, control characters and
+ * long strings.
+ */
+function awkwardBatches(): { topic: TopicName; messages: unknown[] }[] {
+  const out: { topic: TopicName; messages: unknown[] }[] = [];
+  for (const topic of DATA_TOPICS) out.push({ topic, messages: [0, 1, 2, 3].map((i) => sampleMessages(i)[topic]) });
+  out.push({ topic: 'md.trades.v1.dlq', messages: [0, 1, 2, 3].map(sampleDeadLetter) });
+  const s = sampleMessages(100);
+  const doubles = [-0, 5e-324, 2.2250738585072014e-308, Number.MAX_VALUE, -Number.MAX_VALUE, 0.1 + 0.2, 1 / 3, -1e-310, 123456789.12345679, NaN, -Infinity, 1e21, 4.35e-7];
+  out.push({
+    topic: 'feat.vectors.v1',
+    messages: [
+      { ...s['feat.vectors.v1'], values: doubles, close: -0, window: Array.from({ length: 96 }, (_, k) => Math.sin(k + 0.5) * 10 ** ((k % 40) - 20)), windowLength: 32 },
+    ],
+  });
+  const long = `${'é'.repeat(90)}${'x'.repeat(60)}😀`;
+  out.push({ topic: 'md.trades.v1', messages: [{ ...s['md.trades.v1'], tsEvent: 5, tsInit: -7, symbol: 'ÉTH/USDT😀', tradeId: long, price: 1e-8, size: 0.1 + 0.7 }] });
+  out.push({ topic: 'brain.decisions.v1', messages: [{ ...s['brain.decisions.v1'], refusalDetail: 'nul \u0000 tab \t quote " backslash \\ ü', modeReason: 'x'.repeat(127) }] });
+  out.push({ topic: 'md.trades.v1.dlq', messages: [{ ...sampleDeadLetter(100), offset: 2 ** 60, key: 'клю́ч', payload: Buffer.from(Array.from({ length: 300 }, (_, k) => (k * 37) & 0xff)) }] });
+  out.push({ topic: 'pos.equity.v1', messages: [{ ...s['pos.equity.v1'], equity: 1e15 + 0.5, openPositions: -2_147_483_648 }] });
+  return out;
+}
+
+/** Per table, the sorted hashes of every stored row under FINAL. */
+async function rowHashes(j: ChdbJournal): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const table of JOURNAL_TABLES) {
+    const rows = await j.query<{ h: string }>(`SELECT toString(cityHash64(*)) AS h FROM qt.${table} FINAL ORDER BY h`);
+    out[table] = rows.map((r) => r.h);
+  }
+  return out;
+}
+
 describe('ChdbJournal', () => {
+  it('stores the same bytes through RowBinary as through JSON, awkward values included', async () => {
+    const stored: Record<string, unknown> = {};
+    for (const format of ['JSONCompactEachRow', 'RowBinary'] as const) {
+      const j = await open(`format-${format}`, 10_000, format);
+      for (const b of awkwardBatches()) await j.write(b.topic, b.messages as never);
+      await j.flush();
+      stored[format] = { digest: await journalDigest(j), rows: await rowHashes(j) };
+      const other = format === 'RowBinary' ? 'JSONCompactEachRow' : 'RowBinary';
+      // Every batch went in the format asked for: nothing fell back.
+      expect(j.insertedBatches()[other], format).toBe(0);
+      expect(j.insertedBatches()[format], format).toBeGreaterThanOrEqual(JOURNAL_TABLES.length);
+      await j.close();
+      journal = undefined;
+    }
+    expect(stored.RowBinary).toEqual(stored.JSONCompactEachRow);
+  });
+
+  it('inserts a batch it cannot store exactly in binary as JSON, which stores it or fails as before', async () => {
+    const j = await open('fallback');
+    const trade = sampleMessages(0)['md.trades.v1'];
+    // JSON reads a number into a String column as its text; the binary form refuses to guess.
+    await j.write('md.trades.v1', [{ ...trade, tradeId: 12345 as unknown as string }]);
+    await j.write('md.bars.1m.v1', [sampleMessages(0)['md.bars.1m.v1']]);
+    await j.flush();
+    // Only the batch that needed it went as JSON.
+    expect(j.insertedBatches()).toEqual({ RowBinary: 1, JSONCompactEachRow: 1 });
+    expect(await j.query('SELECT trade_id FROM qt.trades')).toEqual([{ trade_id: '12345' }]);
+    // A lone surrogate: the JSON insert rejects it, as it always did, and the rows stay buffered for a retry.
+    await j.write('md.trades.v1', [{ ...sampleMessages(1)['md.trades.v1'], symbol: 'BTC\ud800' }]);
+    const err = (await j.flush().catch((e: unknown) => e)) as JournalWriteError;
+    expect(err).toBeInstanceOf(JournalWriteError);
+    expect(err.message).toMatch(/surrogate/);
+    expect(j.pendingRows()).toEqual({ trades: 1 });
+    // Closing flushes, which fails again on that row: the journal still closes.
+    await expect(j.close()).rejects.toBeInstanceOf(JournalWriteError);
+    journal = undefined;
+  });
+
   it('stores every topic so that each row reads back as written, NaN, nulls, arrays and raw bytes included', async () => {
     const j = await open('roundtrip');
     await writeSamples((t, m) => j.write(t, m), 4);
