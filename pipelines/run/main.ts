@@ -1,29 +1,16 @@
-import { Subject, type Observable, type Subscription } from 'rxjs';
-import { map } from 'rxjs/operators';
 import { loadDefaultEnsemble } from '../../models/load.ts';
 import type { ClassifierModel } from '../../models/model-port.ts';
 import { FEATURE_NAMES } from '../../operators/features/feature-set.ts';
-import type { Bar } from '../../schemas/bar.ts';
-import { METRICS, defineCounter } from '../../schemas/metrics.ts';
-import type { Bus, Journal, Outgoing } from '../../schemas/ports.ts';
-import type { SourceRecord } from '../../schemas/source-record.ts';
-import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
-import type { Trade } from '../../schemas/trade.ts';
+import type { Bus, Journal } from '../../schemas/ports.ts';
+import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName } from '../../schemas/topics.ts';
 import { openJournal } from '../../sinks/journal/open.ts';
 import { PromMeter, startMetricsServer } from '../../sinks/prometheus.ts';
 import { MemoryBus } from '../../sources/memory-bus.ts';
-import { brainsEpic } from '../brains/epic.ts';
 import type { Config } from '../config.ts';
-import { ensembleEpic } from '../ensemble/epic.ts';
-import { executionEpic } from '../execution/epic.ts';
-import { breakEvenOffsetBps } from '../../operators/exits/trading-costs.ts';
-import { exitsEpic } from '../exits/epic.ts';
-import { featuresEpic } from '../features/epic.ts';
-import { ingestEpic } from '../ingest/epic.ts';
 import { startJournalStage } from '../journal/stage.ts';
 import { ReplayScheduler } from '../replay-scheduler.ts';
-import { riskEpic } from '../risk/epic.ts';
 import { startBusMetrics } from './bus-metrics.ts';
+import { InflightTracker, wireChain } from './chain.ts';
 import { Progress } from './progress.ts';
 import { openMarket, type MarketItem } from './market.ts';
 import { SummaryCollector, type RunSummary } from './summary.ts';
@@ -53,24 +40,6 @@ export interface RunResult {
 }
 
 const MINUTE = 60_000;
-
-/** Wraps models so the driver knows when inference is in flight (it waits for it at every bar step). */
-class InflightTracker {
-  readonly pending = new Set<Promise<unknown>>();
-  wrap(m: ClassifierModel): ClassifierModel {
-    return new Proxy(m, {
-      get: (target, prop, receiver) => {
-        if (prop !== 'predict') return Reflect.get(target, prop, receiver) as unknown;
-        return (batch: Float32Array, rows: number) => {
-          const p = target.predict(batch, rows);
-          this.pending.add(p);
-          void p.finally(() => this.pending.delete(p)).catch(() => undefined);
-          return p;
-        };
-      },
-    });
-  }
-}
 
 /**
  * Runs the whole chain in one process over the memory bus: market source → ingest → features → ensemble → brains →
@@ -112,43 +81,12 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
     io.stderr.write(`metrics on ${server.url}/metrics\n`);
   }
 
-  const subs: Subscription[] = [];
   let failure: unknown;
   const fail = (e: unknown): void => {
     failure ??= e;
   };
-  const msgIn = defineCounter(meter, METRICS.messagesIn);
-  const msgOut = defineCounter(meter, METRICS.messagesOut);
-  const input = <T extends TopicName>(topic: T, stage: string): Observable<Topics[T]> => {
-    const labels = { stage, topic };
-    return bus.consume(topic, `qt.${stage}`).pipe(
-      map((r) => {
-        msgIn.inc(labels);
-        return r.value;
-      }),
-    );
-  };
-  const wire = (stage: string, out$: Observable<Outgoing>): void => {
-    subs.push(
-      out$.subscribe({
-        next: (o) => {
-          msgOut.inc({ stage, topic: o.topic });
-          bus.publish(o.topic, o.key, o.value).catch(fail);
-        },
-        error: fail,
-      }),
-    );
-  };
-
-  const trades = new Subject<SourceRecord<Trade>>();
-  const bars = new Subject<SourceRecord<Bar>>();
-  const deps = { scheduler };
-  wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
-  wire('ensemble', ensembleEpic({ vectors: input('feat.vectors.v1', 'ensemble') }, { ...deps, models, meter, maxWaitMs: config.ensemble.maxWaitMs }));
-  wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
-  wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk'), orders: input('exec.orders.v1', 'risk') }, { ...deps, config: config.risk }));
-  wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));
-  wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits'), orderEvents: input('exec.orders.v1', 'exits') }, { ...deps, config: { breakEvenOffsetBps: breakEvenOffsetBps(config.broker) } }));
+  const chain = wireChain({ bus, scheduler, meter, models, config, instruments: market.instruments, fail });
+  const { subs, trades, bars } = chain;
 
   const allTopics: TopicName[] = [...DATA_TOPICS, ...DATA_TOPICS.map((t: DataTopic) => dlqOf(t))];
   const journalStage = startJournalStage(bus, journal, { group: 'qt.journal', topics: allTopics, flushEveryRows: config.journal.batchRows, onError: fail });
@@ -156,7 +94,7 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
   for (const t of allTopics) subs.push(bus.consume(t, 'qt.summary').subscribe((r) => summary.observe(t, r.value)));
   subs.push(startBusMetrics(bus, meter, allTopics));
   // Ingest last: everything downstream is subscribed before the first tick.
-  wire('ingest', ingestEpic({ trades, bars }, { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, symbols: market.instruments }));
+  chain.wireIngest();
   ready = true;
   io.onReady?.(server?.url);
 

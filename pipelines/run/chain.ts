@@ -1,0 +1,108 @@
+import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { map } from 'rxjs/operators';
+import type { ClassifierModel } from '../../models/model-port.ts';
+import { breakEvenOffsetBps } from '../../operators/exits/trading-costs.ts';
+import type { Bar } from '../../schemas/bar.ts';
+import { METRICS, defineCounter } from '../../schemas/metrics.ts';
+import type { Bus, Meter, Outgoing } from '../../schemas/ports.ts';
+import type { SourceRecord } from '../../schemas/source-record.ts';
+import type { TopicName, Topics } from '../../schemas/topics.ts';
+import type { Trade } from '../../schemas/trade.ts';
+import { brainsEpic } from '../brains/epic.ts';
+import type { Config } from '../config.ts';
+import { ensembleEpic } from '../ensemble/epic.ts';
+import { executionEpic } from '../execution/epic.ts';
+import { exitsEpic } from '../exits/epic.ts';
+import { featuresEpic } from '../features/epic.ts';
+import { ingestEpic } from '../ingest/epic.ts';
+import { riskEpic } from '../risk/epic.ts';
+
+/** Wraps models so a replay driver knows when inference is in flight (it waits for it at every bar step). */
+export class InflightTracker {
+  readonly pending = new Set<Promise<unknown>>();
+
+  /** The model with its predictions tracked. */
+  wrap(m: ClassifierModel): ClassifierModel {
+    return new Proxy(m, {
+      get: (target, prop, receiver) => {
+        if (prop !== 'predict') return Reflect.get(target, prop, receiver) as unknown;
+        return (batch: Float32Array, rows: number) => {
+          const p = target.predict(batch, rows);
+          this.pending.add(p);
+          void p.finally(() => this.pending.delete(p)).catch(() => undefined);
+          return p;
+        };
+      },
+    });
+  }
+}
+
+/** What the stages of one process need. */
+export interface ChainDeps {
+  readonly bus: Bus;
+  readonly scheduler: SchedulerLike;
+  readonly meter: Meter;
+  readonly models: readonly ClassifierModel[];
+  readonly config: Config;
+  /** Known instruments of the market (exchange:symbol). */
+  readonly instruments: ReadonlySet<string>;
+  /** Receives the first error of any stage (the driver fails the run with it). */
+  readonly fail: (e: unknown) => void;
+}
+
+/** The wired chain: its subscriptions and the ingest inputs the driver pushes source records into. */
+export interface WiredChain {
+  readonly subs: Subscription[];
+  readonly trades: Subject<SourceRecord<Trade>>;
+  readonly bars: Subject<SourceRecord<Bar>>;
+  /** Wires ingest; call it after every other consumer (journal, summary, metrics) has subscribed. */
+  wireIngest(): void;
+}
+
+/**
+ * Wires every stage's epic to the bus as one process runs them: each stage reads its inputs in consumer group
+ * `qt.<stage>` and publishes its outputs, counting messages in and out. The order of the wiring is the delivery order
+ * on the bus, part of what makes a replay deterministic, so the all-in-one run and the benchmarks share this one.
+ */
+export function wireChain(d: ChainDeps): WiredChain {
+  const { bus, scheduler, meter, config } = d;
+  const subs: Subscription[] = [];
+  const msgIn = defineCounter(meter, METRICS.messagesIn);
+  const msgOut = defineCounter(meter, METRICS.messagesOut);
+  const input = <T extends TopicName>(topic: T, stage: string): Observable<Topics[T]> => {
+    const labels = { stage, topic };
+    return bus.consume(topic, `qt.${stage}`).pipe(
+      map((r) => {
+        msgIn.inc(labels);
+        return r.value;
+      }),
+    );
+  };
+  const wire = (stage: string, out$: Observable<Outgoing>): void => {
+    subs.push(
+      out$.subscribe({
+        next: (o) => {
+          msgOut.inc({ stage, topic: o.topic });
+          bus.publish(o.topic, o.key, o.value).catch(d.fail);
+        },
+        error: d.fail,
+      }),
+    );
+  };
+  const deps = { scheduler };
+  wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
+  wire('ensemble', ensembleEpic({ vectors: input('feat.vectors.v1', 'ensemble') }, { ...deps, models: d.models, meter, maxWaitMs: config.ensemble.maxWaitMs }));
+  wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
+  wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk'), orders: input('exec.orders.v1', 'risk') }, { ...deps, config: config.risk }));
+  wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));
+  wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits'), orderEvents: input('exec.orders.v1', 'exits') }, { ...deps, config: { breakEvenOffsetBps: breakEvenOffsetBps(config.broker) } }));
+  const trades = new Subject<SourceRecord<Trade>>();
+  const bars = new Subject<SourceRecord<Bar>>();
+  return {
+    subs,
+    trades,
+    bars,
+    wireIngest: () =>
+      wire('ingest', ingestEpic({ trades, bars }, { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, symbols: d.instruments })),
+  };
+}
