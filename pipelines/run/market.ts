@@ -37,7 +37,9 @@ export async function openMarket(config: Config): Promise<Market> {
   if (run.data.length === 0) {
     const fromMs = run.from ?? DEFAULT_SYNTHETIC_START;
     const toMs = run.to ?? fromMs + run.syntheticDays * DAY;
-    const symbols = run.symbols.length > 0 ? run.symbols : syntheticSymbols(run.syntheticSymbols);
+    // `--symbols 8` asks the synthetic market for 8 symbols; names pick them.
+    const count = run.symbols.length === 1 && /^\d+$/.test(run.symbols[0]!) ? Number(run.symbols[0]) : undefined;
+    const symbols = count !== undefined ? syntheticSymbols(count) : run.symbols.length > 0 ? run.symbols : syntheticSymbols(run.syntheticSymbols);
     const opts = { symbols, seed: run.seed, fromMs, toMs, tradesPerMinute: config.market.tradesPerMinute };
     return {
       description: `synthetic market, ${symbols.length} symbols, seed ${run.seed}`,
