@@ -6,6 +6,7 @@ import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signa
 import type { Equity } from '../../schemas/equity.ts';
 import type { Position } from '../../schemas/position.ts';
 import { BRAINS_DEFAULTS, brains, brainsConfig, type BrainsEvent } from './brains.ts';
+import { equityPoint } from '../../test/fixtures/equity.ts';
 
 const MIN = 60_000;
 
@@ -33,23 +34,7 @@ function signal(tsEvent: number, o: Partial<EnsembleSignal> = {}, market: Partia
 }
 
 function equity(tsEvent: number, drawdownDay: number): BrainsEvent {
-  const e: Equity = {
-    id: `eq-${tsEvent}`,
-    tsEvent,
-    tsInit: tsEvent,
-    account: 'paper',
-    equity: 10_000,
-    cash: 10_000,
-    realizedPnl: 0,
-    unrealizedPnl: 0,
-    fees: 0,
-    exposure: 0,
-    openPositions: 0,
-    drawdownDay,
-    drawdownWeek: drawdownDay,
-    drawdownMax: drawdownDay,
-  };
-  return { kind: 'equity', equity: e };
+  return { kind: 'equity', equity: equityPoint(tsEvent, { drawdownDay, drawdownWeek: drawdownDay, drawdownMax: drawdownDay }) };
 }
 
 function position(tsEvent: number, side: Position['side']): BrainsEvent {

@@ -5,29 +5,13 @@ import type { Equity } from '../../schemas/equity.ts';
 import type { Position } from '../../schemas/position.ts';
 import { CEO_DEFAULTS, ceoBrain, initialCeoState, stepCeo, type CeoConfig, type CeoInput, type CeoState, type CeoStep } from './ceo-brain.ts';
 import type { MarketView } from './market-watch.ts';
+import { equityPoint } from '../../test/fixtures/equity.ts';
 
 const T0 = Date.UTC(2024, 0, 8, 12, 0);
 const MIN = 60_000;
 
 function equity(tsEvent: number, o: Partial<Equity> = {}): CeoInput {
-  const e: Equity = {
-    id: `eq-${tsEvent}`,
-    tsEvent,
-    tsInit: tsEvent,
-    account: 'paper',
-    equity: 10_000,
-    cash: 10_000,
-    realizedPnl: 0,
-    unrealizedPnl: 0,
-    fees: 0,
-    exposure: 0,
-    openPositions: 0,
-    drawdownDay: 0,
-    drawdownWeek: 0,
-    drawdownMax: 0,
-    ...o,
-  };
-  return { kind: 'equity', equity: e, now: tsEvent };
+  return { kind: 'equity', equity: equityPoint(tsEvent, o), now: tsEvent };
 }
 
 function market(tsEvent: number, view: Partial<MarketView> = {}, now = tsEvent): CeoInput {

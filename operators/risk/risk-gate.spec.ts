@@ -9,6 +9,7 @@ import type { OrderEvent } from '../../schemas/order-event.ts';
 import type { Position } from '../../schemas/position.ts';
 import { DenyReason } from '../../schemas/risk-order.ts';
 import { evaluateIntent, InvalidIntentError, RISK_DEFAULTS, riskConfig, riskGate, type RiskContext, type RiskInput } from './risk-gate.ts';
+import { equityPoint } from '../../test/fixtures/equity.ts';
 
 const MIN = 60_000;
 const at = (d: number, h = 0, m = 0): number => Date.UTC(2024, 0, d, h, m); // January 2024: the 1st is a Monday
@@ -39,22 +40,7 @@ function decision(tsEvent: number, o: Partial<BrainDecision> = {}): BrainDecisio
 }
 
 function equity(tsEvent: number, value: number): Equity {
-  return {
-    id: `eq-${tsEvent}`,
-    tsEvent,
-    tsInit: tsEvent,
-    account: 'paper',
-    equity: value,
-    cash: value,
-    realizedPnl: 0,
-    unrealizedPnl: 0,
-    fees: 0,
-    exposure: 0,
-    openPositions: 0,
-    drawdownDay: 0,
-    drawdownWeek: 0,
-    drawdownMax: 0,
-  };
+  return equityPoint(tsEvent, { equity: value, cash: value });
 }
 
 function position(tsEvent: number, side: Position['side'], positionId: string, qty = 1, symbol = 'BTC/USDT'): Position {

@@ -10,6 +10,7 @@ import type { Outgoing } from '../../schemas/ports.ts';
 import { schemaOf } from '../../schemas/topics.ts';
 import type { Position } from '../../schemas/position.ts';
 import { brainsEpic } from './epic.ts';
+import { equityPoint } from '../../test/fixtures/equity.ts';
 
 const MIN = 60_000;
 
@@ -40,22 +41,7 @@ function signal(tsEvent: number, symbol = 'BTC/USDT'): EnsembleSignal {
 }
 
 function equity(tsEvent: number, drawdownDay: number): Equity {
-  return {
-    id: `eq-${tsEvent}`,
-    tsEvent,
-    tsInit: tsEvent,
-    account: 'paper',
-    equity: 10_000,
-    cash: 10_000,
-    realizedPnl: 0,
-    unrealizedPnl: 0,
-    fees: 0,
-    exposure: 0,
-    openPositions: 0,
-    drawdownDay,
-    drawdownWeek: 0,
-    drawdownMax: 0,
-  };
+  return equityPoint(tsEvent, { drawdownDay });
 }
 
 function position(tsEvent: number, symbol: string, side: Position['side']): Position {

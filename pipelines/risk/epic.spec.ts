@@ -12,6 +12,7 @@ import { schemaOf } from '../../schemas/topics.ts';
 import type { Position } from '../../schemas/position.ts';
 import type { RiskOrder } from '../../schemas/risk-order.ts';
 import { riskEpic } from './epic.ts';
+import { equityPoint } from '../../test/fixtures/equity.ts';
 
 const MIN = 60_000;
 
@@ -47,22 +48,7 @@ function decision(tsEvent: number, o: Partial<BrainDecision> = {}): BrainDecisio
 }
 
 function equity(tsEvent: number, value: number): Equity {
-  return {
-    id: `eq-${tsEvent}`,
-    tsEvent,
-    tsInit: tsEvent,
-    account: 'paper',
-    equity: value,
-    cash: value,
-    realizedPnl: 0,
-    unrealizedPnl: 0,
-    fees: 0,
-    exposure: 0,
-    openPositions: 0,
-    drawdownDay: 0,
-    drawdownWeek: 0,
-    drawdownMax: 0,
-  };
+  return equityPoint(tsEvent, { equity: value, cash: value });
 }
 
 function position(tsEvent: number, side: Position['side'], positionId: string): Position {
