@@ -18,7 +18,7 @@ const COMMON: readonly FlagSpec[] = [
 const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'data', kind: 'list', path: ['run', 'data'], value: 'files or folders', help: 'Binance kline or trade CSV files (.csv, .csv.gz); default: the synthetic market' },
   { name: 'symbols', kind: 'list', path: ['run', 'symbols'], value: 'list', help: 'symbols to trade, e.g. BTCUSDT,ETH/USDT (default: all in the data, or 5 synthetic; a number: that many synthetic)' },
-  { name: 'from', kind: 'string', path: ['run', 'from'], value: 'time', help: 'start, ISO-8601 UTC (synthetic default 2025-01-01)' },
+  { name: 'from', kind: 'string', path: ['run', 'from'], value: 'time', help: 'start, ISO-8601 UTC (synthetic default 2025-01-06, a Monday)' },
   { name: 'to', kind: 'string', path: ['run', 'to'], value: 'time', help: 'end (exclusive)' },
   { name: 'days', kind: 'string', path: ['run', 'syntheticDays'], value: 'n', help: 'length of the synthetic market when --to is not given (default 2)' },
   { name: 'seed', kind: 'string', path: ['run', 'seed'], value: 'int', help: 'seed of the synthetic market (default 42)' },
