@@ -69,7 +69,7 @@ def read_window(path: str, n_rows: int) -> tuple[np.ndarray, dict]:
     """
     meta_path = path + ".window.json"
     if not os.path.exists(meta_path):
-        raise DatasetError(f"{path}: no window sidecar {meta_path} (export with scripts/train-members.ts)")
+        raise DatasetError(f"{path}: no window sidecar {meta_path} (export with pipelines/dataset/export.ts, e.g. scripts/train-members.ts)")
     with open(meta_path, encoding="utf-8") as f:
         wmeta = json.load(f)
     if wmeta.get("dtype") != "float32-le":
