@@ -53,6 +53,16 @@ export const METRICS = {
   riskMode: { type: 'gauge', name: 'qt_risk_mode', help: 'Current CEO risk mode (1 for the mode in force, 0 for the others)', labelNames: ['mode'] },
   equity: { type: 'gauge', name: 'qt_equity_quote', help: 'Account equity in quote currency', labelNames: ['account'] },
   drawdown: { type: 'gauge', name: 'qt_drawdown_ratio', help: 'Drawdown from the peak, 0..1', labelNames: ['account', 'window'] },
+  inferenceErrors: { type: 'counter', name: 'qt_inference_errors_total', help: 'predict() calls that failed', labelNames: ['member'] },
+  memberWeight: { type: 'gauge', name: 'qt_ensemble_member_weight_ratio', help: 'Governance weight in force per champion member, 0..1', labelNames: ['member'] },
+  memberEwLogLoss: { type: 'gauge', name: 'qt_model_ew_log_loss', help: 'Exponentially weighted log loss of a member on realised outcomes', labelNames: ['member', 'role'] },
+  outcomes: { type: 'counter', name: 'qt_model_outcomes_total', help: 'Votes scored on their realised outcome', labelNames: ['member', 'role'] },
+  modelServing: { type: 'gauge', name: 'qt_model_serving', help: 'Model versions served (1) per member and role', labelNames: ['member', 'role', 'version'] },
+  supervisorRaised: { type: 'gauge', name: 'qt_supervisor_check_raised', help: 'Supervisor check raised (1) or clear (0)', labelNames: ['scope', 'check'] },
+  supervisorEvents: { type: 'counter', name: 'qt_supervisor_events_total', help: 'Supervisor checks raised or cleared', labelNames: ['check', 'status'] },
+  marketRegime: { type: 'gauge', name: 'qt_market_regime', help: 'Market-wide regime in force (1) per kind', labelNames: ['kind', 'regime'] },
+  registryChanges: { type: 'counter', name: 'qt_registry_changes_total', help: 'Model registry changes applied by a stage', labelNames: ['member', 'action'] },
+  learningSteps: { type: 'counter', name: 'qt_learning_steps_total', help: 'Continuous-learning steps', labelNames: ['member', 'step'] },
   journalRows: { type: 'counter', name: 'qt_journal_rows_total', help: 'Rows inserted into the journal', labelNames: ['table'] },
 } as const satisfies Readonly<Record<string, MetricDef>>;
 

@@ -12,6 +12,11 @@ import { OrderEventSchema, type OrderEvent } from './order-event.ts';
 import { PositionSchema, type Position } from './position.ts';
 import { RiskOrderSchema, type RiskOrder } from './risk-order.ts';
 import { TradeSchema, type Trade } from './trade.ts';
+import { RegistryEventSchema, type RegistryEvent } from './registry-event.ts';
+import { LearningEventSchema, type LearningEvent } from './learning-event.ts';
+import { SupervisorEventSchema, type SupervisorEvent } from './supervisor-event.ts';
+import { MemberScoreSchema, type MemberScore } from './member-score.ts';
+import { EvalMetricSchema, type EvalMetric } from './eval-metric.ts';
 
 /** The message type of each data topic. Topic settings live in deploy/kafka/topics.json; a test keeps both in step. */
 export interface DataTopics {
@@ -27,6 +32,11 @@ export interface DataTopics {
   'pos.positions.v1': Position;
   'pos.equity.v1': Equity;
   'exit.events.v1': ExitEvent;
+  'model.scores.v1': MemberScore;
+  'ens.supervisor.v1': SupervisorEvent;
+  'model.registry.v1': RegistryEvent;
+  'model.learning.v1': LearningEvent;
+  'eval.metrics.v1': EvalMetric;
 }
 /** A data topic name. */
 export type DataTopic = keyof DataTopics;
@@ -51,6 +61,11 @@ export const DATA_TOPIC_SCHEMAS: { readonly [K in DataTopic]: RecordSchema<DataT
   'pos.positions.v1': PositionSchema,
   'pos.equity.v1': EquitySchema,
   'exit.events.v1': ExitEventSchema,
+  'model.scores.v1': MemberScoreSchema,
+  'ens.supervisor.v1': SupervisorEventSchema,
+  'model.registry.v1': RegistryEventSchema,
+  'model.learning.v1': LearningEventSchema,
+  'eval.metrics.v1': EvalMetricSchema,
 };
 
 /** Every data topic name, in flow order. */

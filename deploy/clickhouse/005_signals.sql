@@ -1,6 +1,6 @@
 -- ens.signals.v1 -> qt.signals
 -- members (array of records) is stored as parallel arrays members_<field> (use ARRAY JOIN to get one row per member);
--- market (record) is flattened as market_<field>.
+-- market and regime (records) are flattened as market_<field> and regime_<field>.
 CREATE TABLE IF NOT EXISTS qt.signals
 (
     id String COMMENT 'deterministic event id',
@@ -27,7 +27,12 @@ CREATE TABLE IF NOT EXISTS qt.signals
     market_realized_vol Float64 COMMENT 'realised volatility of 1-bar log returns',
     market_rsi Float64 COMMENT 'RSI, 0..100',
     market_ema_ratio Float64 COMMENT 'fast EMA / slow EMA - 1',
-    market_ret Float64 COMMENT 'log return over the medium horizon'
+    market_ret Float64 COMMENT 'log return over the medium horizon',
+    supervisor_action LowCardinality(String) COMMENT 'NONE, OBSERVE, or BLOCK (entries in the direction of this signal blocked)',
+    regime_volatility LowCardinality(String) COMMENT 'LOW, NORMAL or HIGH: the symbol''s volatility regime',
+    regime_trend LowCardinality(String) COMMENT 'UP, DOWN or RANGE: the symbol''s trend regime',
+    regime_market_volatility LowCardinality(String) COMMENT 'market-wide volatility regime',
+    regime_market_trend LowCardinality(String) COMMENT 'market-wide trend regime'
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(ts_event)

@@ -2,7 +2,7 @@ import { lastValueFrom, from } from 'rxjs';
 import { map, toArray } from 'rxjs/operators';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signal.ts';
+import { DEFAULT_REGIME, type EnsembleSignal, type MarketContext } from '../../schemas/ensemble-signal.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import type { Position } from '../../schemas/position.ts';
 import { BRAINS_DEFAULTS, brains, brainsConfig, type BrainsEvent } from './brains.ts';
@@ -26,6 +26,8 @@ function signal(tsEvent: number, o: Partial<EnsembleSignal> = {}, market: Partia
     members: [{ member: 'xgb', modelVersion: 'xgb-1', weight: 1, pDown: 0.1, pFlat: 0.15, pUp: 0.75 }],
     supervisor: 'OK',
     supervisorReason: '',
+    supervisorAction: 'NONE',
+    regime: DEFAULT_REGIME,
     // Trend 0.002 / 0.001 = 2 >= 1 and rising: trend-following agrees with LONG.
     market: { close: 100, atrPct: 0.002, realizedVol: 0.001, rsi: 60, emaRatio: 0.002, ret: 0.01, ...market },
     ...o,

@@ -1,7 +1,7 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { RefusalReason } from '../../schemas/brain-decision.ts';
-import type { EnsembleSignal, MemberVote } from '../../schemas/ensemble-signal.ts';
+import { DEFAULT_REGIME, type EnsembleSignal, type MemberVote } from '../../schemas/ensemble-signal.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import { consensus, decide, decisionId, type ConsensusInput } from './consensus.ts';
 
@@ -26,6 +26,8 @@ function sig(o: Partial<EnsembleSignal> = {}): EnsembleSignal {
     members,
     supervisor: 'OK',
     supervisorReason: '',
+    supervisorAction: 'NONE',
+    regime: DEFAULT_REGIME,
     market: { close: 42_000, atrPct: 0.002, realizedVol: 0.001, rsi: 55, emaRatio: 0.002, ret: 0.01 },
     ...o,
   };

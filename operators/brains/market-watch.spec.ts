@@ -1,6 +1,6 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signal.ts';
+import { DEFAULT_REGIME, type EnsembleSignal, type MarketContext } from '../../schemas/ensemble-signal.ts';
 import { EMPTY_MARKET_VIEW, MARKET_WATCH_DEFAULTS, MarketWatch, marketWatch, median, type MarketView, type MarketWatchConfig } from './market-watch.ts';
 
 const T0 = Date.UTC(2024, 0, 8, 12, 0);
@@ -22,6 +22,8 @@ function sig(symbol: string, tsEvent: number, market: Partial<MarketContext> = {
     members: [],
     supervisor: 'OK',
     supervisorReason: '',
+    supervisorAction: 'NONE',
+    regime: DEFAULT_REGIME,
     market: { close: 100, atrPct: 0.002, realizedVol: 0.001, rsi: 50, emaRatio: 0, ret: 0, ...market },
   };
 }

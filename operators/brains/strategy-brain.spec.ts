@@ -1,6 +1,6 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { EnsembleSignal, MarketContext, Signal } from '../../schemas/ensemble-signal.ts';
+import { DEFAULT_REGIME, type EnsembleSignal, type MarketContext, type Signal } from '../../schemas/ensemble-signal.ts';
 import { chooseStrategy, strategyBrain, trendStrength } from './strategy-brain.ts';
 
 function sig(signal: Signal, market: Partial<MarketContext>): EnsembleSignal {
@@ -19,6 +19,8 @@ function sig(signal: Signal, market: Partial<MarketContext>): EnsembleSignal {
     members: [],
     supervisor: 'OK',
     supervisorReason: '',
+    supervisorAction: 'NONE',
+    regime: DEFAULT_REGIME,
     market: { close: 100, atrPct: 0.002, realizedVol: 0.001, rsi: 50, emaRatio: 0, ret: 0, ...market },
   };
 }

@@ -3,7 +3,7 @@ import { map, toArray } from 'rxjs/operators';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { BrainDecision } from '../../schemas/brain-decision.ts';
-import type { EnsembleSignal } from '../../schemas/ensemble-signal.ts';
+import { DEFAULT_REGIME, type EnsembleSignal } from '../../schemas/ensemble-signal.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { Outgoing } from '../../schemas/ports.ts';
@@ -36,6 +36,8 @@ function signal(tsEvent: number, symbol = 'BTC/USDT'): EnsembleSignal {
     members: [],
     supervisor: 'OK',
     supervisorReason: '',
+    supervisorAction: 'NONE',
+    regime: DEFAULT_REGIME,
     market: { close: 100, atrPct: 0.002, realizedVol: 0.001, rsi: 60, emaRatio: 0.002, ret: 0.01 },
   };
 }

@@ -8,7 +8,7 @@ import { softVote } from '../../operators/ensemble/soft-vote.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { DeadLetter } from '../../schemas/dead-letter.ts';
-import type { EnsembleSignal, MarketContext } from '../../schemas/ensemble-signal.ts';
+import { DEFAULT_REGIME, type EnsembleSignal, type MarketContext } from '../../schemas/ensemble-signal.ts';
 import { FeatureVectorSchema, type FeatureVector } from '../../schemas/feature-vector.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import { defineCounter, defineHistogram, METRICS } from '../../schemas/metrics.ts';
@@ -214,6 +214,8 @@ export function createEnsembleScorer(
         supervisor: 'OK',
         supervisorReason: '',
         market: marketOf(v),
+        supervisorAction: 'NONE',
+        regime: DEFAULT_REGIME,
       };
       signals.inc({ signal: sv.signal });
       result.push(out('ens.signals.v1', key, signal));

@@ -25,8 +25,8 @@ describe('tables', () => {
     expect(tableOf('pos.equity.v1')).toBe('equity');
     expect(tableOf('exit.events.v1.dlq')).toBe('dead_letters');
     expect(tableOf('md.trades.v1.dlq')).toBe('dead_letters');
-    expect(new Set(Object.values(TOPIC_TABLES)).size).toBe(12);
-    expect(JOURNAL_TABLES).toHaveLength(14);
+    expect(new Set(Object.values(TOPIC_TABLES)).size).toBe(17);
+    expect(JOURNAL_TABLES).toHaveLength(19);
   });
 
   it('resolves a named type used twice (the second use is a reference by full name)', () => {
@@ -107,6 +107,8 @@ describe('row mapping', () => {
       ],
       supervisor: 'BIAS', supervisorReason: 'one-sided',
       market: { close: 10, atrPct: 0.01, realizedVol: 0.02, rsi: 55, emaRatio: 0.001, ret: -0.003 },
+      supervisorAction: 'BLOCK',
+      regime: { volatility: 'LOW', trend: 'UP', marketVolatility: 'NORMAL', marketTrend: 'RANGE' },
     };
     const row = rowObjects('ens.signals.v1', s).signals![0]!;
     expect(row).toMatchObject({

@@ -32,16 +32,25 @@ export const TOPIC_TABLES = {
   'pos.positions.v1': 'positions',
   'pos.equity.v1': 'equity',
   'exit.events.v1': 'exit_events',
+  'model.scores.v1': 'model_scores',
+  'ens.supervisor.v1': 'supervisor_events',
+  'model.registry.v1': 'registry_events',
+  'model.learning.v1': 'learning_events',
+  'eval.metrics.v1': 'eval_metrics',
 } as const satisfies { readonly [K in DataTopic]: string };
 
 /** A journal table name. */
 export type JournalTable = (typeof TOPIC_TABLES)[DataTopic] | 'decision_members' | 'dead_letters';
 
+/** Topics added with the ensemble lifecycle; their tables come after dead_letters in the DDL (numbered files). */
+const LIFECYCLE_TOPICS: readonly DataTopic[] = ['model.scores.v1', 'ens.supervisor.v1', 'model.registry.v1', 'model.learning.v1', 'eval.metrics.v1'];
+
 /** Every journal table, in DDL order (the order of deploy/clickhouse and of digests). */
 export const JOURNAL_TABLES: readonly JournalTable[] = [
-  ...DATA_TOPICS.map((t) => TOPIC_TABLES[t]),
+  ...DATA_TOPICS.filter((t) => !LIFECYCLE_TOPICS.includes(t)).map((t) => TOPIC_TABLES[t]),
   'decision_members',
   'dead_letters',
+  ...LIFECYCLE_TOPICS.map((t) => TOPIC_TABLES[t]),
 ];
 
 /** The table a topic's messages go to (every `.dlq` topic goes to `dead_letters`); UnknownTopicError for a name that is not a topic. */
@@ -113,6 +122,11 @@ export const TABLE_SPECS: readonly TableSpec[] = [
     const table = TOPIC_TABLES[topic];
     const base = { table, schema: DATA_TOPIC_SCHEMAS[topic] as RecordSchema<unknown>, parallelArrays: [], derived: [], orderBy: INSTRUMENT_KEY };
     if (topic === 'pos.equity.v1') return { ...base, orderBy: ['account', 'ts_event', 'id'] };
+    if (topic === 'ens.supervisor.v1') return { ...base, orderBy: ['scope', 'check', 'ts_event', 'id'] };
+    if (topic === 'model.registry.v1') return { ...base, orderBy: ['member', 'ts_event', 'seq', 'id'] };
+    if (topic === 'model.learning.v1') return { ...base, orderBy: ['member', 'ts_event', 'id'] };
+    if (topic === 'eval.metrics.v1') return { ...base, orderBy: ['run_id', 'scope', 'exchange', 'symbol', 'month', 'fold', 'ts_event', 'id'] };
+    if (topic === 'model.scores.v1') return { ...base, orderBy: ['member', 'exchange', 'symbol', 'ts_event', 'id'] };
     if (topic === 'ens.signals.v1') return { ...base, parallelArrays: ['members'] };
     if (topic === 'brain.decisions.v1') {
       return {

@@ -13,6 +13,11 @@ import type { Position } from '../../schemas/position.ts';
 import type { RiskOrder } from '../../schemas/risk-order.ts';
 import type { DataTopics, TopicName, Topics } from '../../schemas/topics.ts';
 import type { Trade } from '../../schemas/trade.ts';
+import type { EvalMetric } from '../../schemas/eval-metric.ts';
+import type { LearningEvent } from '../../schemas/learning-event.ts';
+import type { MemberScore } from '../../schemas/member-score.ts';
+import type { RegistryEvent } from '../../schemas/registry-event.ts';
+import type { SupervisorEvent } from '../../schemas/supervisor-event.ts';
 
 /**
  * Sample messages of every topic for journal tests: deterministic, and covering the awkward values (NaN and infinite
@@ -45,6 +50,8 @@ export function sampleMessages(i: number): { readonly [K in keyof DataTopics]: D
     ...env('sig'), ...inst, featureId: fv.id, pDown: 0.18, pFlat: 0.24, pUp: 0.58, signal: 'LONG', confidence: 0.58,
     members: i % 2 ? [] : members, supervisor: 'OK', supervisorReason: '',
     market: { close: 100.75, atrPct: 0.004, realizedVol: 0.0012, rsi: 61.5, emaRatio: 0.0008, ret: NaN },
+    supervisorAction: i % 2 ? 'BLOCK' : 'NONE',
+    regime: { volatility: 'HIGH', trend: i % 2 ? 'DOWN' : 'RANGE', marketVolatility: 'NORMAL', marketTrend: 'RANGE' },
   };
   const decision: BrainDecision = {
     ...env('dec'), ...inst, signalId: signal.id, outcome: i % 2 ? 'REFUSAL' : 'INTENT', refusal: i % 2 ? 'SIGNAL_FLAT' : 'NONE',
@@ -73,6 +80,30 @@ export function sampleMessages(i: number): { readonly [K in keyof DataTopics]: D
     ...env('exit'), ...inst, positionId: risk.clientOrderId, kind: 'TAKE_PROFIT', level: 1, triggerPrice: 102, qty: 0.02, stopPrice: 100.8,
     clientOrderId: deriveId('coid-exit', risk.clientOrderId, 1),
   };
+  const score: MemberScore = {
+    ...env('score'), ...inst, featureId: fv.id, tsVote: ts - 15 * MIN, member: i % 3 ? 'xgb' : 'ensemble', modelVersion: 'xgb-v1',
+    role: i % 2 ? 'SHADOW' : 'CHAMPION', label: i % 2 ? 'DOWN' : 'FLAT', fwdRet: -0.0012, pDown: 0.1, pFlat: 0.2, pUp: 0.7,
+    logLoss: -Math.log(0.1), brier: 1.34, hit: false, ewLogLoss: 1.09, weight: i % 2 ? 0 : 0.4, volRegime: 'LOW',
+  };
+  const supervision: SupervisorEvent = {
+    ...env('sup'), scope: i % 2 ? 'xgb' : 'ensemble', modelVersion: i % 2 ? 'xgb-v1' : '', check: i % 2 ? 'FEATURE_DRIFT' : 'BIAS',
+    status: 'RAISED', verdict: i % 2 ? 'DRIFT' : 'BIAS', action: i % 2 ? 'OBSERVE' : 'BLOCK', side: i % 2 ? null : 'SHORT',
+    value: 0.31, threshold: 0.25, detail: 'PSI of "rsi_14" 0.31\n> 0.25',
+  };
+  const registry: RegistryEvent = {
+    ...env('reg'), seq: i + 1, member: 'xgb', action: i % 2 ? 'ROLLED_BACK' : 'PROMOTED', version: `v${i + 2}`, champion: `v${i + 2}`,
+    previousChampion: `v${i + 1}`, shadows: i % 2 ? [] : [`v${i + 1}`, 'v0'], dir: "models/store/xgb/v2 'quoted'", actor: 'cli', reason: '',
+  };
+  const learning: LearningEvent = {
+    ...env('learn'), member: 'lgbm', step: i % 2 ? 'TRAINER_UNAVAILABLE' : 'TEST', candidateVersion: i % 2 ? '' : 'v9', championVersion: 'v8',
+    outcomes: i % 2 ? 0 : 1500, meanDiff: i % 2 ? NaN : 0.002, statistic: i % 2 ? NaN : 2.1, pValue: i % 2 ? NaN : 0.018,
+    dataFromMs: ts - 86_400_000, dataToMs: ts, detail: '/usr/bin/python3: No module named qt_training',
+  };
+  const evalRow: EvalMetric = {
+    ...env('eval'), runId: `run-${i % 2}`, scope: i % 2 ? 'nhits' : 'ensemble', modelVersion: 'v1', exchange: '*', symbol: i % 2 ? 'BTC/USDT' : '*',
+    month: i % 2 ? '2025-01' : '*', fold: i % 2 ? 2 : -1, rows: 1000 + i, logLoss: 1.08, brier: 0.65, accuracy: 0.41, ece: 0.02,
+    priorLogLoss: 1.09, lastSignLogLoss: 1.0901, trades: 12, pnl: -0.004, hitRate: 0.5,
+  };
   return {
     'md.trades.v1': trade,
     'md.bars.1m.v1': bar,
@@ -86,6 +117,11 @@ export function sampleMessages(i: number): { readonly [K in keyof DataTopics]: D
     'pos.positions.v1': position,
     'pos.equity.v1': equity,
     'exit.events.v1': exit,
+    'model.scores.v1': score,
+    'ens.supervisor.v1': supervision,
+    'model.registry.v1': registry,
+    'model.learning.v1': learning,
+    'eval.metrics.v1': evalRow,
   };
 }
 
