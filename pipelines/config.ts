@@ -41,7 +41,8 @@ const ConfigShape = z.strictObject({
     maxJump: num.pipe(z.number().positive()).default(DEFAULT_MAX_JUMP).describe('largest relative price move accepted between consecutive valid prices'),
   }).prefault({}),
   ensemble: z.strictObject({
-    modelsDir: z.string().default('models/store'),
+    modelsDir: z.string().default('models/store').describe('shipped model store <member>/<version>/; seeds the registry on first use'),
+    registryDir: z.string().default('./var/registry').describe('model registry: its log registry.jsonl and the versions trained here'),
     maxWaitMs: ms.default(250),
   }).prefault({}),
   // Defaults of risk and broker come from the modules that use them: one number each.

@@ -1,38 +1,17 @@
-import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { formatFlags, parseArgs, type FlagSpec } from './args.ts';
+import { ConfigError } from '../config.ts';
+import { formatFlags } from './args.ts';
+import { COMMON, configFrom, RUN_FLAGS, type CliIo } from './common.ts';
 
-/** Where the CLI writes; injected so tests can capture it. */
-export interface CliIo {
-  readonly stdout: NodeJS.WriteStream;
-  readonly stderr: NodeJS.WriteStream;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly wallNow: () => number;
-}
-
-const COMMON: readonly FlagSpec[] = [
-  { name: 'config', kind: 'string', value: 'file.json', help: 'JSON config file (layered: defaults < file < QT_* env < flags)' },
-  { name: 'journal', kind: 'string', path: ['journal', 'path'], value: 'dir', help: 'journal folder for embedded ClickHouse (default ./var/journal)' },
-  { name: 'help', kind: 'boolean', help: 'show this help' },
-];
-
-const RUN_FLAGS: readonly FlagSpec[] = [
-  { name: 'data', kind: 'list', path: ['run', 'data'], value: 'files or folders', help: 'Binance kline or trade CSV files (.csv, .csv.gz); default: the synthetic market' },
-  { name: 'symbols', kind: 'list', path: ['run', 'symbols'], value: 'list', help: 'symbols to trade, e.g. BTCUSDT,ETH/USDT (default: all in the data, or 5 synthetic; a number: that many synthetic)' },
-  { name: 'from', kind: 'string', path: ['run', 'from'], value: 'time', help: 'start, ISO-8601 UTC (synthetic default 2025-01-06, a Monday)' },
-  { name: 'to', kind: 'string', path: ['run', 'to'], value: 'time', help: 'end (exclusive)' },
-  { name: 'days', kind: 'string', path: ['run', 'syntheticDays'], value: 'n', help: 'length of the synthetic market when --to is not given (default 2)' },
-  { name: 'seed', kind: 'string', path: ['run', 'seed'], value: 'int', help: 'seed of the synthetic market (default 42)' },
-  { name: 'speed', kind: 'string', path: ['run', 'speed'], value: 'rate|max', help: 'replay rate (event-time per wall time, e.g. 3600) or max (default)' },
-  { name: 'progress', kind: 'boolean', path: ['run', 'progress'], help: 'progress bar (--no-progress to hide)' },
-  { name: 'metrics-port', kind: 'string', path: ['metrics', 'port'], value: 'port', help: '/metrics, /livez, /readyz on 127.0.0.1 (default 9464, 0 = any free port)' },
-  { name: 'metrics', kind: 'boolean', path: ['metrics', 'enabled'], help: 'serve metrics (--no-metrics to disable)' },
-];
+export type { CliIo } from './common.ts';
 
 const USAGE = `qt: Quantum Trader
 
 Usage:
   qt run [flags]          run the whole chain in one process (synthetic market by default, paper broker)
   qt sql "<query>"        query the trade journal (ClickHouse SQL) and print a table
+  qt dataset export       write a training set (features, label, walk-forward splits) from market data
+  qt models list|promote|rollback|shadow   the model registry: champions, shadows, versions
+  qt evaluate             walk-forward backtest of the ensemble and each member: journal rows and an HTML report
   qt help                 this text
 
 Run flags:
@@ -40,20 +19,6 @@ ${formatFlags([...RUN_FLAGS, ...COMMON])}
 
 Every setting can also come from the environment as QT_<SECTION>_<KEY>, e.g. QT_RUN_SEED=7, QT_JOURNAL_PATH=./var/j.
 `;
-
-function configFrom(argv: readonly string[], specs: readonly FlagSpec[], io: CliIo): { config: Config; positionals: string[]; help: boolean } {
-  const parsed = parseArgs(argv, [...specs, ...COMMON]);
-  let config: Config | undefined;
-  const problems = [...parsed.problems];
-  try {
-    config = loadConfig({ file: parsed.own.config as string | undefined, env: io.env, flags: parsed.tree });
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    problems.push(...e.problems);
-  }
-  if (problems.length > 0 || !config) throw new ConfigError(problems);
-  return { config, positionals: parsed.positionals, help: parsed.own.help === true };
-}
 
 /** Runs the `qt` command line; returns the exit code. */
 export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -111,6 +76,12 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
         }
         return 0;
       }
+      case 'dataset':
+        return await (await import('./dataset.ts')).datasetCli(rest, io);
+      case 'models':
+        return await (await import('./models.ts')).modelsCli(rest, io);
+      case 'evaluate':
+        return await (await import('./evaluate.ts')).evaluateCli(rest, io);
       default:
         io.stderr.write(`qt: unknown command ${command}\n\n${USAGE}`);
         return 2;
