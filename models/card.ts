@@ -14,7 +14,7 @@ export const ScoresSchema = z.object({
   logLoss: z.number().nonnegative(),
   brier: z.number().min(0).max(2),
   accuracy: unit,
-  ece: unit.optional().describe('expected calibration error: top-label, 15 equal-width bins (absent on cards written before it)'),
+  ece: unit.optional().describe('expected calibration error: top-label, 15 equal-width bins (absent on old cards; the trainer always writes it)'),
 });
 
 const RangeSchema = z.object({
@@ -24,6 +24,34 @@ const RangeSchema = z.object({
   symbols: z.array(z.string().min(1)).min(1),
   classCounts: z.array(z.number().int().nonnegative()),
 });
+
+/** Shares of rows that sum to 1 (up to float rounding). */
+const shares = (n: number) =>
+  z
+    .array(unit)
+    .length(n)
+    .refine((a) => Math.abs(a.reduce((s, v) => s + v, 0) - 1) < 1e-6, { message: 'shares must sum to 1' });
+
+/** Deciles of one feature over the training rows and the share of training rows in each of the 10 bins they cut. */
+export const FeatureStatSchema = z.object({
+  feature: z.string().min(1),
+  edges: z
+    .array(z.number())
+    .length(9)
+    .refine((e) => e.every((v, i) => i === 0 || v >= e[i - 1]!), { message: 'edges must not decrease' })
+    .describe('the 9 cut points: the training rows\' deciles (0.1 .. 0.9, linear interpolation); equal neighbours leave an empty bin'),
+  shares: shares(10).describe('share of training rows per bin; the bin of x is binOf(edges, x) = the number of edges <= x'),
+});
+
+/** One feature's training distribution on a card (`data.train.featureStats`). */
+export type FeatureStat = z.infer<typeof FeatureStatSchema>;
+
+/**
+ * The bin of a value against a card's decile edges: the number of edges <= x (numpy `searchsorted(edges, x,
+ * side='right')`), 0..edges.length; NaN has no bin: -1. Defined once, in operators/ensemble/psi.ts, because the
+ * supervisor (an operator) cannot import models/; the trainer's featureStats shares use the same rule.
+ */
+export { binOf } from '../operators/ensemble/psi.ts';
 
 /** Schema of card.json. */
 export const CardSchema = z.object({
@@ -51,6 +79,8 @@ export const CardSchema = z.object({
   label: z.object({
     kind: z.string().min(1),
     horizonBars: z.number().int().positive(),
+    k: z.number().nonnegative().optional().describe('kind fwd-logret-vol-band: the neutral band is k * volFeature * sqrt(horizonBars)'),
+    volFeature: z.string().min(1).optional(),
     definition: z.string().min(1),
     classes: z.array(z.string()),
   }),
@@ -59,8 +89,27 @@ export const CardSchema = z.object({
     file: z.string(),
     purgeBars: z.number().int().nonnegative(),
     validFromMs: ms,
-    train: RangeSchema,
-    validation: RangeSchema,
+    split: z
+      .object({
+        kind: z.literal('walk-forward-expanding'),
+        file: z.string().min(1),
+        fold: z.number().int().positive(),
+        folds: z.number().int().positive(),
+        embargoBars: z.number().int().nonnegative(),
+      })
+      .optional()
+      .describe('the walk-forward fold the model was trained on (train.py --splits --fold); absent for a --valid-from split'),
+    train: RangeSchema.extend({
+      featureStats: z
+        .array(FeatureStatSchema)
+        .optional()
+        .describe('per FEATURE_NAMES value, for every member (window members too): the supervisor compares live vectors with it'),
+    }),
+    validation: RangeSchema.extend({
+      predictionShares: shares(3)
+        .optional()
+        .describe('share of validation rows by predicted class DOWN, FLAT, UP by the soft-vote rule (predictedClass)'),
+    }),
   }),
   params: z.record(z.string(), z.number()),
   metrics: z.object({

@@ -1,14 +1,17 @@
 /**
  * Trains the ensemble's members on the real data: Binance USD-M 1m klines → ingest validation → the dataset export
- * (pipelines/dataset/export.ts: the serving feature operator, the CSV and the window sidecar) → the Python trainers
- * (training/qt_training, Debian's /usr/bin/python3) → models/store/<member>/<version>/{model.onnx, card.json,
- * parity.json} → a parity check of each artifact with onnxruntime-node (the serving runtime).
+ * (pipelines/dataset/export.ts: the serving feature operator, the CSV with its label column, the window sidecar and the
+ * walk-forward splits) → the Python trainers (training/qt_training, Debian's /usr/bin/python3) →
+ * models/store/<member>/<version>/{model.onnx, card.json, parity.json} → a parity check of each artifact with
+ * onnxruntime-node (the serving runtime).
  *
  *   npx tsx scripts/train-members.ts [--members xgb,lgbm,nhits,patchtst] [--version v1] [--data <dir>] [--horizon 15]
  *       [--from 2025-05-01] [--valid-from 2025-05-25] [--valid-to 2025-06-03] [--work var/dataset] [--store models/store]
- *       [--skip-export]
+ *       [--skip-export | --export-only] [--fold k]
  *
- * The defaults reproduce the shipped v1 members: the same rows, labels and split for all four.
+ * The defaults reproduce the shipped v1 members: the same rows, labels and split for all four. `--fold k` trains on
+ * fold k of the exported walk-forward splits (<csv>.splits.json: 4 folds, purge H, embargo 60 bars) instead of the
+ * --valid-from/--valid-to split. `--export-only` writes the dataset and stops (scripts/annotate-cards.ts reads it).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -38,6 +41,8 @@ const { values: a } = parseArgs({
     work: { type: 'string', default: join(ROOT, 'var', 'dataset') },
     store: { type: 'string', default: join(ROOT, 'models', 'store') },
     'skip-export': { type: 'boolean', default: false },
+    'export-only': { type: 'boolean', default: false },
+    fold: { type: 'string' },
   },
 });
 
@@ -85,7 +90,7 @@ async function main(): Promise<number> {
       }),
       map((o) => o.value as Bar),
     );
-    const summary = await exportDataset({ bars$, out: csv, horizon });
+    const summary = await exportDataset({ bars$, out: csv, horizon, splits: { folds: 4, purgeBars: horizon, embargoBars: 60 } });
     process.stderr.write(
       `dataset ${csv} (+ window sidecar): ${summary.rows} rows (${summary.labelled} labelled), ` +
         `${summary.instruments.length} instruments, ${deadLetters} dead letters, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
@@ -94,14 +99,17 @@ async function main(): Promise<number> {
     process.stderr.write(`--skip-export: no dataset with a window sidecar at ${csv}\n`);
     return 2;
   }
+  if (a['export-only']) return 0;
+  const split = a.fold === undefined
+    ? ['--valid-from', a['valid-from'], '--valid-to', a['valid-to']]
+    : ['--splits', `${csv}.splits.json`, '--fold', a.fold];
   let failed = 0;
   for (const member of a.members.split(',').map((m) => m.trim()).filter(Boolean)) {
     const out = join(a.store, member, a.version);
     const t0 = performance.now();
     const py = spawnSync(
       PYTHON,
-      ['-m', 'qt_training.train', '--data', csv, '--member', member, '--out', out, '--version', a.version,
-        '--valid-from', a['valid-from'], '--valid-to', a['valid-to']],
+      ['-m', 'qt_training.train', '--data', csv, '--member', member, '--out', out, '--version', a.version, ...split],
       // OMP_WAIT_POLICY: see training/qt_training/__init__.py (spinning OpenMP threads on a shared 2-core machine).
       { cwd: join(ROOT, 'training'), stdio: 'inherit', env: { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' } },
     );

@@ -2,13 +2,15 @@ import { lastValueFrom, from } from 'rxjs';
 import { map, toArray } from 'rxjs/operators';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REGIME, type EnsembleSignal, type MarketContext } from '../../schemas/ensemble-signal.ts';
+import { DEFAULT_REGIME, type EnsembleSignal, type MarketContext, type Regime } from '../../schemas/ensemble-signal.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import type { Position } from '../../schemas/position.ts';
 import { BRAINS_DEFAULTS, brains, brainsConfig, type BrainsEvent } from './brains.ts';
 import { equityPoint } from '../../test/fixtures/equity.ts';
 
 const MIN = 60_000;
+const UP: Regime = { ...DEFAULT_REGIME, trend: 'UP' };
+const DOWN: Regime = { ...DEFAULT_REGIME, trend: 'DOWN' };
 
 function signal(tsEvent: number, o: Partial<EnsembleSignal> = {}, market: Partial<MarketContext> = {}): BrainsEvent {
   const s: EnsembleSignal = {
@@ -27,8 +29,8 @@ function signal(tsEvent: number, o: Partial<EnsembleSignal> = {}, market: Partia
     supervisor: 'OK',
     supervisorReason: '',
     supervisorAction: 'NONE',
-    regime: DEFAULT_REGIME,
-    // Trend 0.002 / 0.001 = 2 >= 1 and rising: trend-following agrees with LONG.
+    // An up trend: trend-following agrees with LONG.
+    regime: UP,
     market: { close: 100, atrPct: 0.002, realizedVol: 0.001, rsi: 60, emaRatio: 0.002, ret: 0.01, ...market },
     ...o,
   };
@@ -119,19 +121,60 @@ describe('brains operator (marbles)', () => {
     const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
     ts.run(({ cold, expectObservable }) => {
       const src = cold('a-b-c|', {
-        a: signal(0, {}, { emaRatio: -0.002 }), // trend down, signal LONG: disagrees
+        a: signal(0, { regime: DOWN }), // trend down, signal LONG: disagrees
         b: signal(MIN, {}, { atrPct: 0.06 }), // absurd ATR: veto
-        c: signal(2 * MIN, { supervisor: 'DRIFT' }), // DRIFT blocks when configured
+        c: signal(2 * MIN, {}, { atrPct: 0.03 }), // vetoed by the configured 2%, not by the default 5%
       });
-      const out = src.pipe(brains({ scheduler: ts, config: { blockingVerdicts: ['DRIFT'] } }), map((d) => d.refusal));
-      expectObservable(out).toBe('a-b-c|', { a: 'STRATEGY_DISAGREES', b: 'RISK_BRAIN_VETO', c: 'SUPERVISOR_BLOCK' });
+      const out = src.pipe(brains({ scheduler: ts, config: { vetoAtrPct: 0.02 } }), map((d) => d.refusal));
+      expectObservable(out).toBe('a-b-c|', { a: 'STRATEGY_DISAGREES', b: 'RISK_BRAIN_VETO', c: 'RISK_BRAIN_VETO' });
+      const defaults = src.pipe(brains({ scheduler: ts }), map((d) => d.refusal));
+      expectObservable(defaults).toBe('a-b-c|', { a: 'STRATEGY_DISAGREES', b: 'RISK_BRAIN_VETO', c: 'NONE' });
+    });
+  });
+
+  it('blocks only the side the supervisor blocks, and lets OBSERVE through', () => {
+    const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
+    ts.run(({ cold, expectObservable }) => {
+      const bias = { supervisor: 'BIAS', supervisorReason: 'BIAS ensemble: 100.0% of the last 200 signals of the ensemble are LONG (> 70.0%)' } as const;
+      const src = cold('a-b|', {
+        a: signal(0, { ...bias, supervisorAction: 'BLOCK' }),
+        b: signal(0, { ...bias, supervisorAction: 'OBSERVE', signal: 'SHORT', regime: DOWN, id: 'sig-short' }),
+      });
+      const out = src.pipe(brains({ scheduler: ts }), map((d) => [d.outcome, d.refusal, d.side, d.mode, d.refusalDetail]));
+      expectObservable(out).toBe('a-b|', {
+        a: ['REFUSAL', 'SUPERVISOR_BLOCK', null, 'NORMAL', `supervisor BIAS blocks LONG: ${bias.supervisorReason}`],
+        b: ['INTENT', 'NONE', 'SHORT', 'NORMAL', ''],
+      });
+    });
+  });
+
+  it('moves the CEO mode with the supervisor verdict: DRIFT to SAFE, UNHEALTHY to CRITICAL, OK relaxes after the clear count', () => {
+    const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
+    ts.run(({ cold, expectObservable }) => {
+      const drift = { supervisor: 'DRIFT', supervisorReason: 'FEATURE_DRIFT xgb@xgb-1: PSI 0.400 of rvol_30', supervisorAction: 'OBSERVE' } as const;
+      const sick = { supervisor: 'UNHEALTHY', supervisorReason: 'INFERENCE_ERRORS xgb@xgb-1: 3 of the last 60 inference calls of xgb@xgb-1 failed', supervisorAction: 'OBSERVE' } as const;
+      const src = cold('a-b-c-d-e|', {
+        a: signal(0, drift),
+        b: signal(MIN, sick),
+        c: signal(2 * MIN), // OK: clear 1 of 2
+        d: signal(3 * MIN), // clear 2: relaxed
+        e: signal(4 * MIN, drift),
+      });
+      const out = src.pipe(brains({ scheduler: ts, config: { clearEvaluations: 2 } }), map((d) => [d.mode, d.refusal, d.modeReason]));
+      expectObservable(out).toBe('a-b-c-d-e|', {
+        a: ['SAFE', 'NONE', `supervisor DRIFT: ${drift.supervisorReason} -> SAFE`],
+        b: ['CRITICAL', 'MODE_CRITICAL', `supervisor UNHEALTHY: ${sick.supervisorReason} -> CRITICAL`],
+        c: ['CRITICAL', 'MODE_CRITICAL', `supervisor UNHEALTHY: ${sick.supervisorReason} -> CRITICAL; holding until NORMAL is clear for 2 bars (1 so far)`],
+        d: ['NORMAL', 'NONE', 'no alarm -> NORMAL (clear for 2 bars)'],
+        e: ['SAFE', 'NONE', `supervisor DRIFT: ${drift.supervisorReason} -> SAFE`],
+      });
     });
   });
 });
 
 describe('brains operator: determinism and config', () => {
   it('gives identical decisions for the same input on separate subscriptions', async () => {
-    const events = [signal(0), equity(MIN, 0.06), position(MIN, 'LONG'), signal(MIN), position(2 * MIN, 'FLAT'), signal(2 * MIN, { signal: 'SHORT' }, { emaRatio: -0.002 })];
+    const events = [signal(0), equity(MIN, 0.06), position(MIN, 'LONG'), signal(MIN), position(2 * MIN, 'FLAT'), signal(2 * MIN, { signal: 'SHORT', regime: DOWN })];
     const clock = { now: () => 123, schedule: () => { throw new Error('unused'); } };
     const op = brains({ scheduler: clock as never });
     const a = await lastValueFrom(from(events).pipe(op, toArray()));
@@ -146,7 +189,7 @@ describe('brains operator: determinism and config', () => {
   });
 
   it('keeps defaults for settings given as undefined', () => {
-    expect(brainsConfig({ trendThreshold: undefined, staleAfterMs: 1 }).trendThreshold).toBe(BRAINS_DEFAULTS.trendThreshold);
+    expect(brainsConfig({ clearEvaluations: undefined, staleAfterMs: 1 }).clearEvaluations).toBe(BRAINS_DEFAULTS.clearEvaluations);
     expect(brainsConfig({ staleAfterMs: 1 }).staleAfterMs).toBe(1);
   });
 });

@@ -6,21 +6,20 @@ import type { EnsembleSignal } from '../../schemas/ensemble-signal.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import type { Position } from '../../schemas/position.ts';
 import { CEO_DEFAULTS, initialCeoState, stepCeo, type CeoConfig, type CeoInput } from './ceo-brain.ts';
-import { CONSENSUS_DEFAULTS, decide, type ConsensusConfig } from './consensus.ts';
+import { decide } from './consensus.ts';
 import { MarketWatch } from './market-watch.ts';
 import { assessRisk, RISK_BRAIN_DEFAULTS, type RiskBrainConfig } from './risk-brain.ts';
 import { withDefaults } from '../risk/with-defaults.ts';
 import { chooseStrategy, STRATEGY_DEFAULTS, type StrategyConfig } from './strategy-brain.ts';
 
 /** Every setting of the brains, flat (the names do not overlap), so one config section can hold them. */
-export type BrainsConfig = CeoConfig & StrategyConfig & RiskBrainConfig & ConsensusConfig;
+export type BrainsConfig = CeoConfig & StrategyConfig & RiskBrainConfig;
 
 /** Defaults of the brains. */
 export const BRAINS_DEFAULTS: BrainsConfig = Object.freeze({
   ...CEO_DEFAULTS,
   ...STRATEGY_DEFAULTS,
   ...RISK_BRAIN_DEFAULTS,
-  ...CONSENSUS_DEFAULTS,
 });
 
 /** One input of the brains, tagged by topic. */
@@ -36,8 +35,8 @@ export function brainsConfig(config: Partial<BrainsConfig> = {}): BrainsConfig {
 
 /**
  * The brains as one stateful engine, in arrival order: every input steps the CEO brain (equity, positions, and each
- * signal through the market watch); each signal then goes through the strategy and risk brains and the consensus and
- * becomes one decision. The operator wraps it; loops without RxJS call it directly.
+ * signal through the market watch, with the signal's supervisor verdict); each signal then goes through the strategy
+ * and risk brains and the consensus (which honours the signal's supervisor BLOCK) and becomes one decision. The operator wraps it; loops without RxJS call it directly.
  */
 export class BrainsDesk {
   private ceo = initialCeoState();
@@ -63,13 +62,14 @@ export class BrainsDesk {
     const strategy = chooseStrategy(signal, this.cfg);
     const risk = assessRisk({ mode: step.mode, atrPct: signal.market.atrPct, confidence: signal.confidence }, this.cfg);
     const positionOpen = this.open.get(instrumentKey(signal)) ?? false;
-    return decide({ signal, mode: step.mode, modeReason: step.reason, strategy, risk, positionOpen }, now, this.cfg);
+    return decide({ signal, mode: step.mode, modeReason: step.reason, strategy, risk, positionOpen }, now);
   }
 
   private ceoInput(ev: BrainsEvent, now: number): CeoInput {
     if (ev.kind === 'signal') {
       this.watch.observe(ev.signal);
-      return { kind: 'market', tsEvent: ev.signal.tsEvent, market: this.watch.view(), now };
+      const { tsEvent, supervisor, supervisorReason } = ev.signal;
+      return { kind: 'market', tsEvent, market: this.watch.view(), supervisor, supervisorReason, now };
     }
     if (ev.kind === 'equity') return { kind: 'equity', equity: ev.equity, now };
     return { kind: 'position', position: ev.position, now };

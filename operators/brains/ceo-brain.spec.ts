@@ -1,6 +1,7 @@
 import { map } from 'rxjs/operators';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
+import type { SupervisorVerdict } from '../../schemas/ensemble-signal.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import type { Position } from '../../schemas/position.ts';
 import { CEO_DEFAULTS, ceoBrain, initialCeoState, stepCeo, type CeoConfig, type CeoInput, type CeoState, type CeoStep } from './ceo-brain.ts';
@@ -14,10 +15,13 @@ function equity(tsEvent: number, o: Partial<Equity> = {}): CeoInput {
   return { kind: 'equity', equity: equityPoint(tsEvent, o), now: tsEvent };
 }
 
-function market(tsEvent: number, view: Partial<MarketView> = {}, now = tsEvent): CeoInput {
+function market(tsEvent: number, view: Partial<MarketView> = {}, now = tsEvent, supervisor: SupervisorVerdict = 'OK', supervisorReason = ''): CeoInput {
   const m: MarketView = { asOfTs: tsEvent - MIN, newestTs: tsEvent, symbols: 3, staleSymbols: 0, medianVol: 0.001, medianAtrPct: 0.002, volRatio: 1, ...view };
-  return { kind: 'market', tsEvent, market: m, now };
+  return { kind: 'market', tsEvent, market: m, supervisor, supervisorReason, now };
 }
+
+/** A calm market view after a signal carrying the given supervisor verdict. */
+const supervised = (tsEvent: number, verdict: SupervisorVerdict, reason = ''): CeoInput => market(tsEvent, {}, tsEvent, verdict, reason);
 
 function position(tsEvent: number, positionId: string, side: Position['side'], realizedPnl = 0): CeoInput {
   const p: Position = {
@@ -202,6 +206,52 @@ describe('stepCeo: AGGRESSIVE', () => {
     const steps = run([equity(T0), ...trades(-3), ...calm, equity(T0 + 3 * MIN, { drawdownDay: 0.06 })], cfg);
     expect(steps[steps.length - 2]!.mode).toBe('AGGRESSIVE');
     expect(last(steps)).toMatchObject({ mode: 'SAFE', changed: true, reason: 'daily drawdown 6.0% >= 5.0% -> SAFE' });
+  });
+});
+
+describe('stepCeo: supervisor verdict', () => {
+  const drift = 'FEATURE_DRIFT xgb@v1: PSI 0.412 of rvol_30 over the last 1440 vectors';
+
+  it('goes at least SAFE on DRIFT and CRITICAL on UNHEALTHY, naming the supervisor and its reason', () => {
+    expect(last(run([supervised(T0, 'DRIFT', drift)]))).toMatchObject({ mode: 'SAFE', changed: true, reason: `supervisor DRIFT: ${drift} -> SAFE` });
+    expect(last(run([supervised(T0, 'UNHEALTHY', 'INFERENCE_ERRORS xgb@v1: 3 of the last 60 inference calls of xgb@v1 failed')]))).toMatchObject({
+      mode: 'CRITICAL',
+      reason: 'supervisor UNHEALTHY: INFERENCE_ERRORS xgb@v1: 3 of the last 60 inference calls of xgb@v1 failed -> CRITICAL',
+    });
+    // a worse rule wins: DRIFT with a critical drawdown is CRITICAL
+    expect(last(run([equity(T0, { drawdownDay: 0.12 }), supervised(T0, 'DRIFT', drift)])).mode).toBe('CRITICAL');
+  });
+
+  it('leaves the mode alone on BIAS (the consensus blocks the biased side) and on OK', () => {
+    expect(last(run([supervised(T0, 'BIAS', 'BIAS ensemble: 80% LONG')]))).toMatchObject({ mode: 'NORMAL', reason: 'no alarm -> NORMAL' });
+    expect(last(run([supervised(T0, 'OK')])).mode).toBe('NORMAL');
+  });
+
+  it('keeps the verdict of the last signal across equity and position inputs', () => {
+    const steps = run([supervised(T0, 'DRIFT', drift), equity(T0 + MIN), equity(T0 + 2 * MIN), equity(T0 + 3 * MIN)], { clearEvaluations: 2 });
+    expect(steps.map((s) => s.mode)).toEqual(['SAFE', 'SAFE', 'SAFE', 'SAFE']);
+    expect(last(steps).state.supervisorReason).toBe(drift);
+  });
+
+  it('relaxes through the clear count once the verdict is OK again, stepping down from CRITICAL through SAFE', () => {
+    const steps = run(
+      [
+        supervised(T0, 'UNHEALTHY', 'errors'), // CRITICAL
+        supervised(T0 + MIN, 'DRIFT', drift), // SAFE candidate: clear 1 of 2
+        supervised(T0 + MIN, 'DRIFT', drift), // same bar (another symbol): does not count
+        supervised(T0 + 2 * MIN, 'DRIFT', drift), // clear 2 -> SAFE
+        supervised(T0 + 3 * MIN, 'OK'), // NORMAL candidate: clear 1
+        supervised(T0 + 4 * MIN, 'DRIFT', drift), // back: count restarts
+        supervised(T0 + 5 * MIN, 'OK'), // clear 1
+        supervised(T0 + 6 * MIN, 'OK'), // clear 2 -> NORMAL
+      ],
+      { clearEvaluations: 2 },
+    );
+    expect(steps.map((s) => s.mode)).toEqual(['CRITICAL', 'CRITICAL', 'CRITICAL', 'SAFE', 'SAFE', 'SAFE', 'SAFE', 'NORMAL']);
+    expect(steps[1]!.reason).toBe('supervisor UNHEALTHY: errors -> CRITICAL; holding until SAFE is clear for 2 bars (1 so far)');
+    expect(steps[3]!.reason).toBe(`supervisor DRIFT: ${drift} -> SAFE (clear for 2 bars)`);
+    expect(steps[4]!.reason).toBe(`supervisor DRIFT: ${drift} -> SAFE (clear for 2 bars); holding until NORMAL is clear for 2 bars (1 so far)`);
+    expect(steps[7]!.reason).toBe('no alarm -> NORMAL (clear for 2 bars)');
   });
 });
 

@@ -2,6 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import { scan } from 'rxjs/operators';
 import type { RiskMode } from '../../schemas/brain-decision.ts';
 import { instrumentKey } from '../../schemas/common.ts';
+import type { SupervisorVerdict } from '../../schemas/ensemble-signal.ts';
 import type { Equity } from '../../schemas/equity.ts';
 import type { Position } from '../../schemas/position.ts';
 import { EMPTY_MARKET_VIEW, MARKET_WATCH_DEFAULTS, type MarketView, type MarketWatchConfig } from './market-watch.ts';
@@ -58,10 +59,18 @@ export const CEO_DEFAULTS: CeoConfig = Object.freeze({
 
 /**
  * One input of the CEO brain with the clock reading at which it is processed: the market view after a signal (from
- * the market watch; tsEvent is the signal's), an equity point or a position update.
+ * the market watch; tsEvent is the signal's) with the signal's supervisor verdict and reason, an equity point or a
+ * position update.
  */
 export type CeoInput = { readonly now: number } & (
-  | { readonly kind: 'market'; readonly tsEvent: number; readonly market: MarketView }
+  | {
+      readonly kind: 'market';
+      readonly tsEvent: number;
+      readonly market: MarketView;
+      /** The signal's supervisor verdict: DRIFT puts the mode at least SAFE, UNHEALTHY CRITICAL. */
+      readonly supervisor: SupervisorVerdict;
+      readonly supervisorReason: string;
+    }
   | { readonly kind: 'equity'; readonly equity: Equity }
   | { readonly kind: 'position'; readonly position: Position }
 );
@@ -77,6 +86,9 @@ export interface CeoState {
   /** Event time of the last evaluation that counted (or escalated); -Infinity at start. */
   readonly lastCountTs: number;
   readonly market: MarketView;
+  /** The supervisor verdict of the latest signal, and why (the supervisor judges the ensemble, not one symbol). */
+  readonly supervisor: SupervisorVerdict;
+  readonly supervisorReason: string;
   readonly drawdownDay: number;
   readonly drawdownWeek: number;
   /** Latest equity; NaN before the first equity point. */
@@ -108,6 +120,8 @@ export function initialCeoState(): CeoState {
     clearCount: 0,
     lastCountTs: Number.NEGATIVE_INFINITY,
     market: EMPTY_MARKET_VIEW,
+    supervisor: 'OK',
+    supervisorReason: '',
     drawdownDay: 0,
     drawdownWeek: 0,
     equity: Number.NaN,
@@ -127,7 +141,7 @@ function eventTs(input: CeoInput): number {
 }
 
 function observe(s: CeoState, input: CeoInput, cfg: CeoConfig): CeoState {
-  if (input.kind === 'market') return { ...s, market: input.market };
+  if (input.kind === 'market') return { ...s, market: input.market, supervisor: input.supervisor, supervisorReason: input.supervisorReason };
   if (input.kind === 'equity') {
     const e = input.equity;
     const peak = Number.isNaN(s.peakEquity) ? e.equity : Math.max(s.peakEquity, e.equity);
@@ -176,7 +190,17 @@ function drawdownRule(
   return undefined;
 }
 
-/** The rules, in priority order: stale, critical drawdown, safe drawdown or high volatility, calm and winning, else normal. */
+const supervisorRule = (s: CeoState, mode: RiskMode): Verdict => ({
+  mode,
+  reason: `supervisor ${s.supervisor}${s.supervisorReason ? `: ${s.supervisorReason}` : ''} -> ${mode}`,
+});
+
+/**
+ * The rules, in priority order: stale data or an UNHEALTHY supervisor verdict (the inputs cannot be trusted), critical
+ * drawdown, a DRIFT verdict (the models are outside what they were validated on), safe drawdown or high volatility,
+ * calm and winning, else normal. The supervisor has its own hysteresis, so its rules need no band here; leaving the
+ * mode when the verdict is OK again goes through the clear count like any other rule.
+ */
 function assess(s: CeoState, now: number, cfg: CeoConfig): Verdict {
   const market = s.market;
   if (market.newestTs > Number.NEGATIVE_INFINITY) {
@@ -192,11 +216,13 @@ function assess(s: CeoState, now: number, cfg: CeoConfig): Verdict {
       };
     }
   }
+  if (s.supervisor === 'UNHEALTHY') return supervisorRule(s, 'CRITICAL');
   const m = s.mode;
   const critical =
     drawdownRule('daily', s.drawdownDay, cfg.dailyDrawdownCritical, 'CRITICAL', m, cfg.drawdownMargin) ??
     drawdownRule('weekly', s.drawdownWeek, cfg.weeklyDrawdownCritical, 'CRITICAL', m, cfg.drawdownMargin);
   if (critical) return critical;
+  if (s.supervisor === 'DRIFT') return supervisorRule(s, 'SAFE');
   const safe =
     drawdownRule('daily', s.drawdownDay, cfg.dailyDrawdownSafe, 'SAFE', m, cfg.drawdownMargin) ??
     drawdownRule('weekly', s.drawdownWeek, cfg.weeklyDrawdownSafe, 'SAFE', m, cfg.drawdownMargin);

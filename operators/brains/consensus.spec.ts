@@ -84,8 +84,12 @@ describe('decide', () => {
     };
     expect(refusal({ mode: 'CRITICAL', modeReason: 'stale: x -> CRITICAL', signal: sig({ signal: 'FLAT' }) })).toEqual(['REFUSAL', 'MODE_CRITICAL', 'stale: x -> CRITICAL', null]);
     expect(refusal({ signal: sig({ signal: 'FLAT', confidence: 0.5 }) })).toEqual(['REFUSAL', 'SIGNAL_FLAT', 'ensemble FLAT at confidence 0.500', null]);
-    expect(refusal({ signal: sig({ supervisor: 'BIAS', supervisorReason: '90% LONG' }), positionOpen: true })).toEqual(['REFUSAL', 'SUPERVISOR_BLOCK', 'supervisor BIAS: 90% LONG', null]);
-    expect(refusal({ signal: sig({ supervisor: 'UNHEALTHY' }) })[1]).toBe('SUPERVISOR_BLOCK');
+    expect(refusal({ signal: sig({ supervisor: 'BIAS', supervisorReason: '90% LONG', supervisorAction: 'BLOCK' }), positionOpen: true })).toEqual([
+      'REFUSAL',
+      'SUPERVISOR_BLOCK',
+      'supervisor BIAS blocks LONG: 90% LONG',
+      null,
+    ]);
     expect(refusal({ positionOpen: true, strategy: { strategy: 'mean-reversion', agrees: false, detail: 'd', trendStrength: 0 } })).toEqual([
       'REFUSAL',
       'POSITION_ALREADY_OPEN',
@@ -106,7 +110,7 @@ describe('decide', () => {
       {},
       { mode: 'CRITICAL' },
       { signal: sig({ signal: 'FLAT' }) },
-      { signal: sig({ supervisor: 'BIAS' }) },
+      { signal: sig({ supervisor: 'BIAS', supervisorAction: 'BLOCK' }) },
       { positionOpen: true },
       { strategy: { strategy: 'mean-reversion', agrees: false, detail: '', trendStrength: 0 } },
       { risk: { scale: 0, veto: true, detail: '' } },
@@ -116,9 +120,18 @@ describe('decide', () => {
     expect([...produced].sort()).toEqual((RefusalReason.avro as { symbols: string[] }).symbols.filter((r) => r !== 'OTHER').sort());
   });
 
-  it('lets DRIFT through by default (it flags, it does not block) and blocks it when configured', () => {
-    expect(decide(input({ signal: sig({ supervisor: 'DRIFT' }) }), 0).outcome).toBe('INTENT');
-    expect(decide(input({ signal: sig({ supervisor: 'DRIFT' }) }), 0, { blockingVerdicts: ['DRIFT'] }).refusal).toBe('SUPERVISOR_BLOCK');
+  it('refuses on the supervisor action, never on the verdict alone: OBSERVE goes through whatever the verdict', () => {
+    for (const supervisor of ['BIAS', 'DRIFT', 'UNHEALTHY'] as const) {
+      // e.g. a LONG bias seen by a SHORT signal, or drift (the CEO brain acts on DRIFT and UNHEALTHY through the mode)
+      expect(decide(input({ signal: sig({ signal: 'SHORT', supervisor, supervisorReason: 'x', supervisorAction: 'OBSERVE' }) }), 0)).toMatchObject({
+        outcome: 'INTENT',
+        side: 'SHORT',
+      });
+    }
+    const blocked = decide(input({ signal: sig({ signal: 'SHORT', supervisor: 'BIAS', supervisorReason: 'BIAS ensemble: 80% SHORT', supervisorAction: 'BLOCK' }) }), 0);
+    expect([blocked.refusal, blocked.refusalDetail]).toEqual(['SUPERVISOR_BLOCK', 'supervisor BIAS blocks SHORT: BIAS ensemble: 80% SHORT']);
+    // a signal written before the supervisor (action NONE by default) is not blocked by a stale verdict field
+    expect(decide(input({ signal: sig({ supervisor: 'BIAS', supervisorAction: 'NONE' }) }), 0).outcome).toBe('INTENT');
   });
 
   it('goes SHORT with a SHORT signal', () => {

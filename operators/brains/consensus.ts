@@ -1,21 +1,14 @@
 import type { OperatorFunction, SchedulerLike } from 'rxjs';
 import { map } from 'rxjs/operators';
 import type { BrainDecision, RefusalReason, RiskMode } from '../../schemas/brain-decision.ts';
-import type { EnsembleSignal, SupervisorVerdict } from '../../schemas/ensemble-signal.ts';
+import type { EnsembleSignal } from '../../schemas/ensemble-signal.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import type { RiskBrainView } from './risk-brain.ts';
 import type { StrategyView } from './strategy-brain.ts';
 
-/** Settings of the consensus. */
-export interface ConsensusConfig {
-  /** Supervisor verdicts that block a trade. DRIFT only flags by default: the supervisor blocks bias and ill health. */
-  readonly blockingVerdicts: readonly SupervisorVerdict[];
-}
-
-/** Defaults of the consensus. */
-export const CONSENSUS_DEFAULTS: ConsensusConfig = Object.freeze({
-  blockingVerdicts: Object.freeze(['BIAS', 'UNHEALTHY'] as const),
-});
+// The consensus has no settings. What the supervisor does to a signal is decided once, by the supervisor, side by side
+// (signal.supervisorAction), not re-derived here from the verdict: a BIAS verdict may concern the other side, and DRIFT
+// and UNHEALTHY act through the CEO brain's mode (SAFE, CRITICAL). A verdict list here could only contradict it.
 
 /** Everything the consensus weighs for one signal. */
 export interface ConsensusInput {
@@ -33,13 +26,17 @@ export function decisionId(signal: EnsembleSignal): string {
   return deriveId('dec', signal.id, ...signal.members.map((m) => m.modelVersion));
 }
 
-function refusalOf(input: ConsensusInput, config: ConsensusConfig): { reason: RefusalReason; detail: string } {
+function refusalOf(input: ConsensusInput): { reason: RefusalReason; detail: string } {
   const { signal, mode, strategy, risk } = input;
   // Order matters: the first reason that applies is the one journaled, most fundamental first.
   if (mode === 'CRITICAL') return { reason: 'MODE_CRITICAL', detail: input.modeReason };
   if (signal.signal === 'FLAT') return { reason: 'SIGNAL_FLAT', detail: `ensemble FLAT at confidence ${signal.confidence.toFixed(3)}` };
-  if (config.blockingVerdicts.includes(signal.supervisor)) {
-    return { reason: 'SUPERVISOR_BLOCK', detail: `supervisor ${signal.supervisor}${signal.supervisorReason ? `: ${signal.supervisorReason}` : ''}` };
+  // BLOCK is set only for the side of an enforced bias; OBSERVE (a check raised but not blocking) never refuses.
+  if (signal.supervisorAction === 'BLOCK') {
+    return {
+      reason: 'SUPERVISOR_BLOCK',
+      detail: `supervisor ${signal.supervisor} blocks ${signal.signal}${signal.supervisorReason ? `: ${signal.supervisorReason}` : ''}`,
+    };
   }
   if (input.positionOpen) return { reason: 'POSITION_ALREADY_OPEN', detail: `a position is open on ${signal.exchange}:${signal.symbol}` };
   if (!strategy.agrees) return { reason: 'STRATEGY_DISAGREES', detail: `${strategy.strategy}: ${strategy.detail}` };
@@ -49,12 +46,12 @@ function refusalOf(input: ConsensusInput, config: ConsensusConfig): { reason: Re
 
 /**
  * The consensus of the brains on one signal: an INTENT in the signal's direction when every brain agrees, else a
- * REFUSAL with the first reason that applies (CRITICAL mode, FLAT signal, supervisor block, open position, strategy,
- * risk veto). tsEvent is the signal's; tsInit is the given creation time.
+ * REFUSAL with the first reason that applies (CRITICAL mode, FLAT signal, supervisor BLOCK on the signal's side, open
+ * position, strategy, risk veto). tsEvent is the signal's; tsInit is the given creation time.
  */
-export function decide(input: ConsensusInput, tsInit: number, config: ConsensusConfig = CONSENSUS_DEFAULTS): BrainDecision {
+export function decide(input: ConsensusInput, tsInit: number): BrainDecision {
   const { signal } = input;
-  const r = refusalOf(input, config);
+  const r = refusalOf(input);
   const intent = r.reason === 'NONE';
   return {
     id: decisionId(signal),
@@ -80,7 +77,6 @@ export function decide(input: ConsensusInput, tsInit: number, config: ConsensusC
 }
 
 /** The consensus as an operator: one decision per input, tsInit from the scheduler. */
-export function consensus(scheduler: SchedulerLike, config: Partial<ConsensusConfig> = {}): OperatorFunction<ConsensusInput, BrainDecision> {
-  const cfg: ConsensusConfig = { ...CONSENSUS_DEFAULTS, ...config };
-  return (source) => source.pipe(map((input) => decide(input, scheduler.now(), cfg)));
+export function consensus(scheduler: SchedulerLike): OperatorFunction<ConsensusInput, BrainDecision> {
+  return (source) => source.pipe(map((input) => decide(input, scheduler.now())));
 }

@@ -37,7 +37,7 @@ function signal(tsEvent: number, symbol = 'BTC/USDT'): EnsembleSignal {
     supervisor: 'OK',
     supervisorReason: '',
     supervisorAction: 'NONE',
-    regime: DEFAULT_REGIME,
+    regime: { ...DEFAULT_REGIME, trend: 'UP' },
     market: { close: 100, atrPct: 0.002, realizedVol: 0.001, rsi: 60, emaRatio: 0.002, ret: 0.01 },
   };
 }
@@ -87,10 +87,10 @@ describe('brainsEpic', () => {
     const ts = new TestScheduler((a, b) => expect(a).toEqual(b));
     ts.run(({ cold, expectObservable }) => {
       const out = brainsEpic(
-        { signals: cold('a|', { a: signal(0) }), equity: cold('|'), positions: cold('|') },
-        { scheduler: ts, config: { trendThreshold: 10 } }, // trend 2 < 10: mean reversion, RSI 60 is not < 30
+        { signals: cold('a|', { a: { ...signal(0), regime: DEFAULT_REGIME } }), equity: cold('|'), positions: cold('|') },
+        { scheduler: ts, config: { rsiOversold: 65 } }, // a range: mean reversion, RSI 60 is < 65 (not < the default 30)
       ).pipe(map((o) => [decisionOf(o).strategy, decisionOf(o).refusal]));
-      expectObservable(out).toBe('a|', { a: ['mean-reversion', 'STRATEGY_DISAGREES'] });
+      expectObservable(out).toBe('a|', { a: ['mean-reversion', 'NONE'] });
     });
   });
 

@@ -64,6 +64,10 @@ function recordingMeter(): { meter: Meter; observed: [string, Record<string, str
 const run = (vectors: Observable<FeatureVector>, deps: EnsembleDeps): Promise<Outgoing[]> =>
   lastValueFrom(ensembleEpic({ vectors }, deps).pipe(toArray()));
 
+/** The votes, signals and dead letters of a run (without the scores and supervisor events, which have their own specs). */
+const CORE = new Set(['model.votes.v1', 'ens.signals.v1', 'feat.vectors.v1.dlq']);
+const core = (outs: readonly Outgoing[]): Outgoing[] => outs.filter((o) => CORE.has(o.topic));
+
 /** P(UP) grows with the first feature; a simple, known function of the input. */
 const upWithFirst = (row: Float32Array): [number, number, number] => {
   const up = Math.min(0.9, Math.max(0.1, row[0]! / 10));
@@ -81,7 +85,7 @@ describe('ensembleEpic with FakeModel test doubles', () => {
     let t = 0;
     const stopwatch = (): number => (t += 2); // every predict() "takes" 2 ms
     const vs = [vector('BTC/USDT', 0, vals(1)), vector('ETH/USDT', 0, vals(2)), vector('BTC/USDT', 1, vals(3))];
-    const outs = await run(from(vs), { models: [a, b, s], scheduler: clock(), meter, weights: { a: 1, b: 3, s: 100 }, stopwatch });
+    const outs = core(await run(from(vs), { models: [a, b, s], scheduler: clock(), meter, weights: { a: 1, b: 3, s: 100 }, stopwatch }));
 
     // two batches: the two vectors of minute 0, then the one of minute 1
     for (const m of [a, b, s]) expect(m.calls.map((c) => c.rows)).toEqual([2, 1]);
@@ -152,7 +156,20 @@ describe('ensembleEpic with FakeModel test doubles', () => {
     };
     ensembleEpic({ vectors: from([]) }, { models: [champA()], scheduler: clock(), meter });
     const byName = new Map(Object.values(METRICS).map((d): [string, MetricDef] => [d.name, d]));
-    expect(registered.map((r) => r.name).sort()).toEqual(['qt_ensemble_signals_total', 'qt_inference_duration_seconds', 'qt_inference_rows_total']);
+    expect(registered.map((r) => r.name).sort()).toEqual([
+      'qt_ensemble_member_weight_ratio',
+      'qt_ensemble_signals_total',
+      'qt_inference_duration_seconds',
+      'qt_inference_errors_total',
+      'qt_inference_rows_total',
+      'qt_market_regime',
+      'qt_model_ew_log_loss',
+      'qt_model_outcomes_total',
+      'qt_model_serving',
+      'qt_registry_changes_total',
+      'qt_supervisor_check_raised',
+      'qt_supervisor_events_total',
+    ]);
     for (const r of registered) expect(r).toEqual(byName.get(r.name));
   });
 
@@ -173,7 +190,8 @@ describe('ensembleEpic with FakeModel test doubles', () => {
         codecFor(DATA_TOPIC_SCHEMAS[o.topic as 'model.votes.v1'] as never).encode(o.value as never),
       );
     const [x, y] = [await once(), await once()];
-    expect(x.length).toBe(12);
+    expect(x.length).toBeGreaterThan(12); // 9 votes, 3 signals, and the scores and supervisor events
+    expect(x).toEqual(y);
     expect(x).toEqual(y);
   });
 
@@ -184,7 +202,7 @@ describe('ensembleEpic with FakeModel test doubles', () => {
       vector('B/USDT', 0, vals(1).slice(1)),
       vector('C/USDT', 0, vals(1).map((v, i) => (i === 3 ? Number.NaN : v))),
     ];
-    const outs = await run(from([...bad, vector('D/USDT', 0, vals(1))]), { models: [m], scheduler: clock(), meter: recordingMeter().meter });
+    const outs = core(await run(from([...bad, vector('D/USDT', 0, vals(1))]), { models: [m], scheduler: clock(), meter: recordingMeter().meter }));
     expect(outs.map((o) => o.topic)).toEqual(['feat.vectors.v1.dlq', 'feat.vectors.v1.dlq', 'feat.vectors.v1.dlq', 'model.votes.v1', 'ens.signals.v1']);
     expect(outs.slice(0, 3).map((o) => (o.value as { reason: string }).reason)).toEqual([
       'FEATURE_SET_MISMATCH',
@@ -212,13 +230,23 @@ describe('ensembleEpic with FakeModel test doubles', () => {
     sched.flush();
     await new Promise((r) => setImmediate(r));
     expect(m.calls.map((c) => c.rows)).toEqual([1]);
-    expect(outs.map((o) => o.topic)).toEqual(['model.votes.v1', 'ens.signals.v1']);
+    expect(core(outs).map((o) => o.topic)).toEqual(['model.votes.v1', 'ens.signals.v1']);
     expect(outs[0]!.value.tsInit).toBe(250);
   });
 
-  it('errors when a model fails (crash-only), and refuses an ensemble without a champion', async () => {
+  it('leaves a failing model out of the vote, signals FLAT and UNHEALTHY when no champion answers, and refuses an ensemble without a champion', async () => {
     const failing = new FakeModel({ member: 'f', probabilities: () => [1, 0, 0], failWith: new Error('boom') });
-    await expect(run(from([vector('A/USDT', 0, vals(1))]), { models: [failing], scheduler: clock(), meter: recordingMeter().meter })).rejects.toThrow('boom');
+    const { meter, observed } = recordingMeter();
+    const withOther = core(await run(from([vector('A/USDT', 0, vals(1))]), { models: [failing, champA()], scheduler: clock(), meter }));
+    expect(withOther.map((o) => o.topic)).toEqual(['model.votes.v1', 'ens.signals.v1']);
+    const sig = withOther[1]!.value as EnsembleSignal;
+    expect(sig.members.map((m) => m.member)).toEqual(['a']);
+    expect(sig.signal).toBe('LONG');
+    expect(observed.filter(([n]) => n === 'qt_inference_errors_total')).toEqual([['qt_inference_errors_total', { member: 'f' }, 1]]);
+    const alone = core(await run(from([vector('A/USDT', 0, vals(1))]), { models: [failing], scheduler: clock(), meter: recordingMeter().meter }));
+    expect(alone.map((o) => o.topic)).toEqual(['ens.signals.v1']);
+    expect(alone[0]!.value).toMatchObject({ signal: 'FLAT', confidence: 0, members: [], supervisor: 'UNHEALTHY' });
+    expect((alone[0]!.value as EnsembleSignal).supervisorReason).toContain('boom');
     expect(() => ensembleEpic({ vectors: from([]) }, { models: [shadow()], scheduler: clock(), meter: recordingMeter().meter })).toThrow(EnsembleConfigError);
     const other = new FakeModel({ member: 'o', features: ['x'], probabilities: () => [1, 0, 0] });
     expect(() => ensembleEpic({ vectors: from([]) }, { models: [champA(), other], scheduler: clock(), meter: recordingMeter().meter })).toThrow(/INPUTS_DIFFER/);
@@ -257,14 +285,14 @@ describe('ensembleEpic with window models (FakeModel test doubles)', () => {
     const short = vector('A/USDT', 0, vals(1), FEATURE_SET, win(1).slice(3)); // 31 bars
     const none = vector('B/USDT', 0, vals(1)); // no window at all
     const nan = vector('C/USDT', 0, vals(1), FEATURE_SET, win(1).map((x, i) => (i === 40 ? Number.NaN : x)));
-    const outs = await run(from([short, none, nan, full('D/USDT', 0, 1)]), { models: [feat(), w], scheduler: clock(), meter: recordingMeter().meter });
+    const outs = core(await run(from([short, none, nan, full('D/USDT', 0, 1)]), { models: [feat(), w], scheduler: clock(), meter: recordingMeter().meter }));
     expect(outs.map((o) => o.topic)).toEqual(['feat.vectors.v1.dlq', 'feat.vectors.v1.dlq', 'feat.vectors.v1.dlq', 'model.votes.v1', 'model.votes.v1', 'ens.signals.v1']);
     expect(outs.slice(0, 3).map((o) => (o.value as { reason: string }).reason)).toEqual(['WINDOW_SHAPE_MISMATCH', 'WINDOW_SHAPE_MISMATCH', 'NON_FINITE_WINDOW']);
     expect((outs[2]!.value as { message: string }).message).toBe('window value 40 (bar 13, channel 1) is NaN');
     expect(w.calls.map((c) => c.rows)).toEqual([1]);
     // without a window model, a vector without a window is fine
     const f = feat();
-    const only = await run(from([none]), { models: [f], scheduler: clock(), meter: recordingMeter().meter });
+    const only = core(await run(from([none]), { models: [f], scheduler: clock(), meter: recordingMeter().meter }));
     expect(only.map((o) => o.topic)).toEqual(['model.votes.v1', 'ens.signals.v1']);
   });
 

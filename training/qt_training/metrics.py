@@ -72,3 +72,36 @@ def last_return_sign_baseline(ret_train: np.ndarray, y_train: np.ndarray, ret_va
 def hard_sign_accuracy(ret_valid: np.ndarray, y_valid: np.ndarray) -> float:
     """Accuracy of the rule 'the next move repeats the last one': UP if ret_1 > 0, DOWN if < 0, FLAT if 0."""
     return float(np.mean(_sign(ret_valid) == y_valid))
+
+
+def predicted_class(p: np.ndarray) -> np.ndarray:
+    """The soft vote's rule (predictedClass in operators/ensemble/scoring.ts): UP when P(UP) is strictly the largest,
+    DOWN when P(DOWN) is, FLAT otherwise (FLAT largest, or a tie at the top). Not argmax, which breaks ties to DOWN."""
+    down, flat, up = p[:, 0], p[:, 1], p[:, 2]
+    return np.where((up > down) & (up > flat), 2, np.where((down > up) & (down > flat), 0, 1)).astype(np.int64)
+
+
+def prediction_shares(p: np.ndarray) -> list[float]:
+    """Share of rows by predicted class (DOWN, FLAT, UP) by the soft vote's rule: the card's predictionShares."""
+    return (np.bincount(predicted_class(p), minlength=3) / len(p)).astype(np.float64).tolist()
+
+
+DECILES = np.linspace(0.1, 0.9, 9)
+
+
+def bin_of(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Bin of each value: the number of edges <= x (binOf in models/card.ts)."""
+    return np.searchsorted(edges, x, side="right")
+
+
+def feature_stats(X: np.ndarray, names) -> list[dict]:
+    """Per feature column: the deciles of the rows (9 edges, numpy's default linear interpolation) and the share of rows
+    in each of the 10 bins they cut (bin_of). Equal neighbouring edges (a value taken by over a tenth of the rows, e.g.
+    ret_1 = 0) leave an empty bin between them. The card's data.train.featureStats."""
+    out = []
+    for j, name in enumerate(names):
+        x = X[:, j]
+        edges = np.quantile(x, DECILES)
+        shares = np.bincount(bin_of(edges, x), minlength=10) / len(x)
+        out.append({"feature": name, "edges": [float(v) for v in edges], "shares": [float(v) for v in shares]})
+    return out

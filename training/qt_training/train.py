@@ -33,10 +33,11 @@ import onnx
 from . import CLASSES, __version__
 from .dataset import read_dataset
 from .labels import UNKNOWN, LabelSpec, make_labels
-from .metrics import (hard_sign_accuracy, last_return_sign_baseline, prior_baseline, scores)
+from .metrics import (feature_stats, hard_sign_accuracy, last_return_sign_baseline, prediction_shares, prior_baseline,
+                      scores)
 from .onnx_export import INPUT_NAME, LABEL_OUTPUT, ML_OPSET, ONNX_OPSET, PROBA_OUTPUT, booster_to_onnx
 from .reference import evaluate
-from .split import default_valid_from, time_split
+from .split import default_valid_from, fold_masks, folds_from_json, time_split
 from .xgb_trainer import XgbParams, train_xgb
 from .lgbm_trainer import LgbmParams, train_leafwise
 
@@ -85,10 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizon", type=int, help="H in bars (default: from the dataset's .meta.json)")
     ap.add_argument("--bar-ms", type=int, help="bar length in ms (default: from .meta.json, else 60000)")
     ap.add_argument("--feature-set", help="feature set name (default: from .meta.json)")
-    ap.add_argument("--label-k", type=float, default=0.5, help="neutral band = k * rvol_30 * sqrt(H)")
+    ap.add_argument("--label-k", type=float,
+                    help="neutral band = k * rvol_30 * sqrt(H) (default: the dataset's label spec, else 0.5; a dataset "
+                         "with a label column refuses another k)")
     ap.add_argument("--valid-from", help="first open time of validation (ISO-8601 UTC or ms)")
     ap.add_argument("--valid-to", help="end (exclusive) of validation (ISO-8601 UTC or ms)")
     ap.add_argument("--valid-fraction", type=float, default=0.3, help="used when --valid-from is absent")
+    ap.add_argument("--splits", help="walk-forward splits file (<csv>.splits.json from qt dataset export); with --fold")
+    ap.add_argument("--fold", type=int, help="the fold of --splits to train on (1..N): its training and validation ranges")
     ap.add_argument("--seed", type=int, default=XgbParams.seed)
     ap.add_argument("--threads", type=int, default=XgbParams.threads)
     ap.add_argument("--parity-rows", type=int, default=1024)
@@ -246,6 +251,20 @@ def _window_fit(args, member: str, dtr, ytr, dva, rows: np.ndarray, horizon: int
                    opset=TORCH_OPSET, self_check=None, source="torch forward (eval mode, float32)")
 
 
+def _label_spec(ds, horizon: int, label_k: float | None) -> LabelSpec:
+    """The label: the dataset's spec when its meta has one (a different --label-k is refused when the CSV carries the
+    label column, whose labels were made with the dataset's k), else --label-k or 0.5."""
+    recorded = ds.label_spec
+    if recorded is not None and recorded.horizon != horizon:
+        raise TrainError(f"the dataset's label spec has H={recorded.horizon}, training asks for {horizon}")
+    if ds.label is not None and label_k is not None and label_k != recorded.k:
+        raise TrainError(f"--label-k {label_k} but the dataset's label column was made with k={recorded.k} "
+                         f"(export again with qt dataset export --band-k {label_k})")
+    if label_k is not None:
+        return LabelSpec(horizon=horizon, k=label_k)
+    return recorded if recorded is not None else LabelSpec(horizon=horizon)
+
+
 def _f32(v) -> float:
     """A float32 value as the shortest decimal that reads back as the same float32 (smaller parity files)."""
     return float(str(np.float32(v)))
@@ -270,12 +289,31 @@ def train(args: argparse.Namespace) -> dict:
     if is_window and ds.window_meta.get("featureSet", feature_set) != feature_set:
         raise TrainError(f"window sidecar of feature set {ds.window_meta['featureSet']}, dataset of {feature_set}")
 
-    spec = LabelSpec(horizon=horizon, k=args.label_k)
-    y_all = make_labels(ds.fwd_ret, ds.feature(spec.vol_feature), spec)
+    spec = _label_spec(ds, horizon, args.label_k)
+    # The CSV's label column is the definition (read_dataset has checked it against make_labels on every row).
+    y_all = ds.label if ds.label is not None else make_labels(ds.fwd_ret, ds.feature(spec.vol_feature), spec)
     ds, y_all = ds.take(y_all != UNKNOWN), y_all[y_all != UNKNOWN]
-    valid_from = _parse_time(args.valid_from) if args.valid_from else default_valid_from(ds.open_time, args.valid_fraction, bar_ms)
-    valid_to = _parse_time(args.valid_to) if args.valid_to else None
-    tr, va = time_split(ds.open_time, valid_from, horizon, bar_ms, valid_to)
+    split_card = None
+    purge_bars = horizon
+    if args.splits is not None or args.fold is not None:
+        if args.splits is None or args.fold is None:
+            raise TrainError("--splits and --fold go together")
+        if args.valid_from or args.valid_to:
+            raise TrainError("--splits/--fold or --valid-from/--valid-to, not both")
+        splits = folds_from_json(args.splits)
+        if splits.horizon != horizon or splits.bar_ms != bar_ms:
+            raise TrainError(f"{args.splits}: splits for H={splits.horizon}, bar {splits.bar_ms} ms; the dataset has "
+                             f"H={horizon}, bar {bar_ms} ms")
+        fold = splits.fold(args.fold)
+        tr, va = fold_masks(ds.open_time, fold)
+        valid_from = fold.validation[0]
+        purge_bars = splits.purge_bars
+        split_card = {"kind": splits.kind, "file": os.path.basename(args.splits), "fold": fold.fold,
+                      "folds": len(splits.folds), "embargoBars": splits.embargo_bars}
+    else:
+        valid_from = _parse_time(args.valid_from) if args.valid_from else default_valid_from(ds.open_time, args.valid_fraction, bar_ms)
+        valid_to = _parse_time(args.valid_to) if args.valid_to else None
+        tr, va = time_split(ds.open_time, valid_from, horizon, bar_ms, valid_to)
     dtr, dva, ytr, yva = ds.take(tr), ds.take(va), y_all[tr], y_all[va]
     if len(dtr) == 0 or len(dva) == 0:
         raise TrainError(f"empty split: {len(dtr)} training rows, {len(dva)} validation rows")
@@ -327,10 +365,12 @@ def train(args: argparse.Namespace) -> dict:
         "classes": list(CLASSES),
         "data": {
             "file": os.path.basename(args.data),
-            "purgeBars": horizon,
+            "purgeBars": purge_bars,
             "validFromMs": int(valid_from),
-            "train": _range(dtr, ytr),
-            "validation": _range(dva, yva),
+            **({"split": split_card} if split_card else {}),
+            # The supervisor compares live feature vectors with these deciles, for every member (window ones too).
+            "train": {**_range(dtr, ytr), "featureStats": feature_stats(dtr.X, dtr.feature_names)},
+            "validation": {**_range(dva, yva), "predictionShares": prediction_shares(p_va)},
         },
         "params": fit.params,
         "metrics": metrics,

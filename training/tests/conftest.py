@@ -35,8 +35,11 @@ def window_spec() -> tuple[list[str], int]:
 
 
 def write_synthetic_csv(path: str, n_bars: int = 1500, symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"), horizon: int = 5,
-                        seed: int = 1, nan_rate: float = 0.0, window: bool = False) -> str:
+                        seed: int = 1, nan_rate: float = 0.0, window: bool = False, label_k: float | None = None) -> str:
     """A dataset whose forward return depends on ema_ratio_12_26 and ret_5 plus noise, with its .meta.json.
+
+    With ``label_k``, in the current export's layout: a ``label`` column (by make_labels with that k) and the label spec
+    in the meta; without it, the older layout ending at ``fwd_ret``.
 
     With ``window``, also the window sidecar (``.window.f32``, ``.window.json``) in the layout scripts/train-members.ts
     writes: per CSV data row, L x C float32 values; the newest bar's first channel carries the same signal, so a window
@@ -46,7 +49,7 @@ def write_synthetic_csv(path: str, n_bars: int = 1500, symbols=("BTC/USDT", "ETH
     names = feature_names()
     channels, length = window_spec()
     windows = []
-    lines = ["open_time,exchange,symbol,close," + ",".join(names) + ",fwd_ret"]
+    lines = ["open_time,exchange,symbol,close," + ",".join(names) + ",fwd_ret" + (",label" if label_k is not None else "")]
     for s in symbols:
         X = rng.normal(size=(n_bars, len(names)))
         X[:, names.index("rvol_30")] = np.abs(X[:, names.index("rvol_30")]) * 0.001 + 0.0005
@@ -62,14 +65,22 @@ def write_synthetic_csv(path: str, n_bars: int = 1500, symbols=("BTC/USDT", "ETH
             w[:, -1, 0] = signal  # the newest bar's return: what drives fwd_ret
             w[:, 0, -1] = len(lines) - 1 + np.arange(n_bars)  # the row's index in the file
             windows.append(w)
+        if label_k is not None:
+            from qt_training.labels import LabelSpec, make_labels
+            known = np.where(np.arange(n_bars) >= n_bars - horizon, np.nan, fwd)
+            y = make_labels(known, X[:, names.index("rvol_30")], LabelSpec(horizon=horizon, k=label_k))
         for i in range(n_bars):
             f = "" if i >= n_bars - horizon else repr(float(fwd[i]))
             vals = ",".join("" if math.isnan(v) else repr(float(v)) for v in X[i])
-            lines.append(f"{T0 + i * MINUTE},binance,{s},{close[i]!r},{vals},{f}")
+            lab = "" if label_k is None else "," + ("" if y[i] < 0 else str(int(y[i])))
+            lines.append(f"{T0 + i * MINUTE},binance,{s},{close[i]!r},{vals},{f}{lab}")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
+    meta = {"horizon": horizon, "barMs": MINUTE, "featureSet": "fs1"}
+    if label_k is not None:
+        meta["label"] = {"kind": "fwd-logret-vol-band", "horizonBars": horizon, "k": label_k, "volFeature": "rvol_30"}
     with open(path + ".meta.json", "w", encoding="utf-8") as fh:
-        json.dump({"horizon": horizon, "barMs": MINUTE, "featureSet": "fs1"}, fh)
+        json.dump(meta, fh)
     if window:
         data = np.concatenate(windows).astype("<f4")
         data.tofile(path + ".window.f32")
@@ -132,6 +143,8 @@ def check_schema(value, schema, defs, path="$"):
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             errs.append(f"{path}: fewer than {schema['minItems']} items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errs.append(f"{path}: more than {schema['maxItems']} items")
         if isinstance(schema.get("items"), dict):
             for i, v in enumerate(value):
                 errs += check_schema(v, schema["items"], defs, f"{path}[{i}]")

@@ -50,6 +50,20 @@ def test_card_says_which_engine_grew_the_trees(trained):
     assert m["model"]["logLoss"] < m["baselines"]["lastReturnSign"]["logLoss"]
 
 
+def test_card_has_feature_stats_prediction_shares_and_ece(trained, synthetic_csv):
+    from qt_training.dataset import read_dataset
+    from qt_training.labels import UNKNOWN, LabelSpec, make_labels
+    from test_train_export import _check_annotations
+    card = _load(trained, "card.json")
+    ds = read_dataset(synthetic_csv)
+    ds = ds.take(make_labels(ds.fwd_ret, ds.feature("rvol_30"), LabelSpec(horizon=5)) != UNKNOWN)
+    d = card["data"]
+    tr = (ds.open_time >= d["train"]["fromMs"]) & (ds.open_time <= d["train"]["toMs"])
+    va = (ds.open_time >= d["validation"]["fromMs"]) & (ds.open_time <= d["validation"]["toMs"])
+    _, p = evaluate(onnx.load(os.path.join(trained, "model.onnx")), ds.X[va].astype(np.float32))
+    _check_annotations(card, ds.X[tr], p)
+
+
 def test_graph_is_one_tree_ensemble_with_leq_splits_and_dynamic_batch(trained):
     model = onnx.load(os.path.join(trained, "model.onnx"))
     onnx.checker.check_model(model, full_check=True)

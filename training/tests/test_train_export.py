@@ -146,3 +146,57 @@ def test_refuses_a_horizon_other_than_the_dataset_was_exported_with(synthetic_cs
 def test_refuses_an_empty_validation_period(synthetic_csv, tmp_path):
     with pytest.raises(train_cli.TrainError, match="empty split"):
         train_cli.main(["--data", synthetic_csv, "--out", str(tmp_path / "x"), "--valid-from", "2030-01-01T00:00:00Z"])
+
+
+def _check_annotations(card, X_train, p_valid=None):
+    """featureStats per feature (deciles, shares of the training rows per bin), predictionShares, ece."""
+    from qt_training.metrics import bin_of, predicted_class
+    names = feature_names()
+    stats = card["data"]["train"]["featureStats"]
+    assert [s["feature"] for s in stats] == names
+    for j, s in enumerate(stats):
+        edges = np.asarray(s["edges"])
+        assert edges.shape == (9,) and (np.diff(edges) >= 0).all()
+        assert np.allclose(edges, np.quantile(X_train[:, j], np.linspace(0.1, 0.9, 9)))
+        shares = np.bincount(bin_of(edges, X_train[:, j]), minlength=10) / len(X_train)
+        assert s["shares"] == pytest.approx(shares.tolist(), abs=1e-12) and sum(s["shares"]) == pytest.approx(1.0)
+        assert max(s["shares"]) < 0.2  # continuous features: about a tenth per bin
+    ps = card["data"]["validation"]["predictionShares"]
+    assert len(ps) == 3 and sum(ps) == pytest.approx(1.0)
+    if p_valid is not None:
+        assert ps == pytest.approx((np.bincount(predicted_class(p_valid), minlength=3) / len(p_valid)).tolist())
+    assert 0 < card["metrics"]["model"]["ece"] < 1
+
+
+def test_card_has_feature_stats_prediction_shares_and_ece(trained, synthetic_csv):
+    from qt_training.dataset import read_dataset
+    from qt_training.labels import UNKNOWN, LabelSpec, make_labels
+    card = _load(trained, "card.json")
+    ds = read_dataset(synthetic_csv)
+    y = make_labels(ds.fwd_ret, ds.feature("rvol_30"), LabelSpec(horizon=5))
+    ds = ds.take(y != UNKNOWN)
+    d = card["data"]
+    train = (ds.open_time >= d["train"]["fromMs"]) & (ds.open_time <= d["train"]["toMs"])
+    valid = (ds.open_time >= d["validation"]["fromMs"]) & (ds.open_time <= d["validation"]["toMs"])
+    assert train.sum() == d["train"]["rows"] and valid.sum() == d["validation"]["rows"]
+    # the exported graph's probabilities on every validation row give the card's prediction shares
+    _, p = evaluate(onnx.load(os.path.join(trained, "model.onnx")), ds.X[valid].astype(np.float32))
+    _check_annotations(card, ds.X[train], p)
+
+
+def test_predicted_class_is_the_soft_vote_rule_not_argmax():
+    from qt_training.metrics import predicted_class, prediction_shares
+    p = np.array([[0.4, 0.2, 0.4], [0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [0.3, 0.4, 0.3], [0.4, 0.4, 0.2]])
+    # ties at the top are FLAT (argmax would say DOWN for rows 0 and 4)
+    assert predicted_class(p).tolist() == [1, 0, 2, 1, 1]
+    assert prediction_shares(p) == [0.2, 0.6, 0.2]
+
+
+def test_a_dataset_with_a_label_column_trains_on_it_and_refuses_another_k(tmp_path):
+    path = write_synthetic_csv(str(tmp_path / "l.csv"), n_bars=600, symbols=("A/USDT", "B/USDT"), label_k=0.7)
+    out = str(tmp_path / "xgb" / "t1")
+    assert train_cli.main(["--data", path, "--out", out, "--trees", "5", "--depth", "2", "--threads", "1"]) == 0
+    card = _load(out, "card.json")
+    assert card["label"]["k"] == 0.7 and "0.7 * rvol_30" in card["label"]["definition"]
+    with pytest.raises(train_cli.TrainError, match="made with k=0.7"):
+        train_cli.main(["--data", path, "--out", str(tmp_path / "x"), "--label-k", "0.5"])

@@ -84,6 +84,19 @@ def test_card_describes_a_window_model(trained, synthetic_csv):
     assert m["model"]["logLoss"] < m["baselines"]["classPrior"]["logLoss"]
 
 
+def test_a_window_card_has_feature_stats_of_the_vector_prediction_shares_and_ece(trained, synthetic_csv):
+    # The supervisor watches FeatureVector.values for every member: a window model's card has their deciles too.
+    from test_train_export import _check_annotations
+    member, out = trained
+    card = _load(out, "card.json")
+    ds = read_dataset(synthetic_csv, with_window=True)
+    y = make_labels(ds.fwd_ret, ds.feature("rvol_30"), LabelSpec(horizon=5))
+    ds = ds.take(y != UNKNOWN)
+    tr = (ds.open_time >= card["data"]["train"]["fromMs"]) & (ds.open_time <= card["data"]["train"]["toMs"])
+    assert tr.sum() == card["data"]["train"]["rows"]
+    _check_annotations(card, ds.X[tr])
+
+
 def _retrain(member, synthetic_csv, out):
     """The same training as the CLI run, through the API: same data, split, params and seed."""
     card = _load(out, "card.json")
