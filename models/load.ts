@@ -124,9 +124,10 @@ export function latestVersions(storeDir: string): { member: string; dir: string 
 }
 
 /**
- * Loads the champions of a model store: for now the latest version of every member (versions compared with numbers
- * in them as numbers, so v10 > v9), all as CHAMPION, ordered by member name. A registry with promote/rollback and
- * shadows will replace the "latest" rule.
+ * Loads the latest version of every member of a model store (versions compared with numbers in them as numbers, so
+ * v10 > v9), all as CHAMPION, ordered by member name: the store-only rule, without a registry. Where a registry
+ * decides champions and shadows, serve servedSet(roster) through a ModelPool (models/registry/serving.ts); a new
+ * registry starts from this same rule (Registry.open).
  */
 export async function loadDefaultEnsemble(
   storeDir: string,

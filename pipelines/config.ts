@@ -4,6 +4,9 @@ import { DEFAULT_MAX_JUMP } from '../operators/market/edge-validation.ts';
 import { DEFAULT_BROKER_CONFIG } from '../gateways/paper/broker-config.ts';
 import { MAX_LEVERAGE } from '../operators/risk/position-sizing.ts';
 import { RISK_DEFAULTS } from '../operators/risk/risk-gate.ts';
+import { GOVERNANCE_DEFAULTS } from '../operators/ensemble/governance.ts';
+import { SUPERVISOR_DEFAULTS } from '../operators/ensemble/supervisor.ts';
+import { DEFAULT_LEARNING_CONFIG } from './learning/epic.ts';
 
 const num = z.coerce.number();
 const bool = z.union([z.boolean(), z.stringbool()]);
@@ -44,6 +47,33 @@ const ConfigShape = z.strictObject({
     modelsDir: z.string().default('models/store').describe('shipped model store <member>/<version>/; seeds the registry on first use'),
     registryDir: z.string().default('./var/registry').describe('model registry: its log registry.jsonl and the versions trained here'),
     maxWaitMs: ms.default(250),
+    registryPollMs: ms.default(1000).describe('how often a running stage looks for registry changes (event time in a replay)'),
+  }).prefault({}),
+  governance: z.strictObject({
+    halfLife: num.pipe(z.number().positive()).default(GOVERNANCE_DEFAULTS.halfLife).describe('outcomes over which a member\'s log loss halves in weight'),
+    cap: fraction.default(GOVERNANCE_DEFAULTS.cap).describe('no member above this weight'),
+    floor: fraction.default(GOVERNANCE_DEFAULTS.floor).describe('no member below this weight'),
+    minOutcomes: num.pipe(z.number().int().min(0)).default(GOVERNANCE_DEFAULTS.minOutcomes).describe('equal weights until every champion has this many outcomes'),
+    byRegime: bool.default(GOVERNANCE_DEFAULTS.byRegime).describe('weigh by the scores of the current market volatility regime'),
+  }).prefault({}),
+  supervisor: z.strictObject({
+    biasMode: z.enum(['enforce', 'observe']).default(SUPERVISOR_DEFAULTS.biasMode).describe('enforce: block new entries on the biased side'),
+    biasShare: fraction.default(SUPERVISOR_DEFAULTS.biasShare),
+    biasWindow: num.pipe(z.number().int().min(1)).default(SUPERVISOR_DEFAULTS.biasWindow),
+    psiThreshold: num.pipe(z.number().positive()).default(SUPERVISOR_DEFAULTS.psiThreshold).describe('feature drift: population stability index against the card'),
+    brierDegradation: num.pipe(z.number().positive()).default(SUPERVISOR_DEFAULTS.brierDegradation).describe('rolling Brier above the card\'s by this fraction'),
+  }).prefault({}),
+  learning: z.strictObject({
+    enabled: bool.default(false).describe('retrain members on a schedule, shadow, test and promote or roll back'),
+    members: list.default([...DEFAULT_LEARNING_CONFIG.members]),
+    retrainEveryMs: ms.default(DEFAULT_LEARNING_CONFIG.retrainEveryMs).describe('event time between retrains'),
+    windowBars: num.pipe(z.number().int().min(100)).default(DEFAULT_LEARNING_CONFIG.windowBars).describe('latest bars per symbol a retrain learns from'),
+    minOutcomes: num.pipe(z.number().int().min(10)).default(DEFAULT_LEARNING_CONFIG.minOutcomes).describe('paired outcomes before a promotion test'),
+    maxOutcomes: num.pipe(z.number().int().min(10)).default(DEFAULT_LEARNING_CONFIG.maxOutcomes),
+    alpha: fraction.default(DEFAULT_LEARNING_CONFIG.alpha).describe('significance of the one-sided Diebold-Mariano test'),
+    margin: num.pipe(z.number().min(0)).default(DEFAULT_LEARNING_CONFIG.margin).describe('least mean log-loss gain to promote'),
+    watchOutcomes: num.pipe(z.number().int().min(10)).default(DEFAULT_LEARNING_CONFIG.watchOutcomes).describe('outcomes a promoted model is watched against its predecessor'),
+    python: z.string().default('/usr/bin/python3').describe("the trainer's interpreter (Debian's, with numpy, torch, xgboost, sklearn, onnx)"),
   }).prefault({}),
   // Defaults of risk and broker come from the modules that use them: one number each.
   risk: z.strictObject({

@@ -16,7 +16,7 @@ type Flags = Record<string, Record<string, unknown>>;
 async function run(name: string, flags: Flags, decorateModel?: (m: ClassifierModel) => ClassifierModel): Promise<RunResult & { path: string }> {
   const path = join(tmp, name);
   const config = loadConfig({
-    flags: { ...flags, run: { progress: false, ...flags.run }, journal: { path }, metrics: { enabled: false } },
+    flags: { ...flags, run: { progress: false, ...flags.run }, journal: { path }, metrics: { enabled: false }, ensemble: { registryDir: join(tmp, 'registry') } },
   });
   const result = await runAll(config, { stderr: process.stderr, wallNow: () => performance.now(), decorateModel });
   return { ...result, path };

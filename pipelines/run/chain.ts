@@ -10,7 +10,9 @@ import type { TopicName, Topics } from '../../schemas/topics.ts';
 import type { Trade } from '../../schemas/trade.ts';
 import { brainsEpic } from '../brains/epic.ts';
 import type { Config } from '../config.ts';
-import { ensembleEpic } from '../ensemble/epic.ts';
+import { ensembleEpic, type ModelSwap } from '../ensemble/epic.ts';
+import { learningEpic } from '../learning/epic.ts';
+import type { LearningRegistry, Trainer } from '../learning/ports.ts';
 import { executionEpic } from '../execution/epic.ts';
 import { exitsEpic } from '../exits/epic.ts';
 import { featuresEpic } from '../features/epic.ts';
@@ -21,17 +23,19 @@ import { riskEpic } from '../risk/epic.ts';
 export class InflightTracker {
   readonly pending = new Set<Promise<unknown>>();
 
+  /** Tracks any other work the replay must wait for (a model swap, a training); returns the same promise. */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p)).catch(() => undefined);
+    return p;
+  }
+
   /** The model with its predictions tracked. */
   wrap(m: ClassifierModel): ClassifierModel {
     return new Proxy(m, {
       get: (target, prop, receiver) => {
         if (prop !== 'predict') return Reflect.get(target, prop, receiver) as unknown;
-        return (batch: Float32Array, rows: number) => {
-          const p = target.predict(batch, rows);
-          this.pending.add(p);
-          void p.finally(() => this.pending.delete(p)).catch(() => undefined);
-          return p;
-        };
+        return (batch: Float32Array, rows: number) => this.track(target.predict(batch, rows));
       },
     });
   }
@@ -48,6 +52,10 @@ export interface ChainDeps {
   readonly instruments: ReadonlySet<string>;
   /** Receives the first error of any stage (the driver fails the run with it). */
   readonly fail: (e: unknown) => void;
+  /** Follows model.registry.v1 (hot swap of the served models); without it the stage serves `models` throughout. */
+  readonly swap?: ModelSwap;
+  /** Continuous learning (config.learning.enabled): the trainer and the registry it registers, promotes and rolls back in. */
+  readonly learning?: { readonly trainer: Trainer; readonly registry: LearningRegistry };
 }
 
 /** The wired chain: its subscriptions and the ingest inputs the driver pushes source records into. */
@@ -91,7 +99,37 @@ export function wireChain(d: ChainDeps): WiredChain {
   };
   const deps = { scheduler };
   wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
-  wire('ensemble', ensembleEpic({ vectors: input('feat.vectors.v1', 'ensemble') }, { ...deps, models: d.models, meter, maxWaitMs: config.ensemble.maxWaitMs }));
+  wire(
+    'ensemble',
+    ensembleEpic(
+      { vectors: input('feat.vectors.v1', 'ensemble'), registry: d.swap ? input('model.registry.v1', 'ensemble') : undefined },
+      { ...deps, models: d.models, meter, maxWaitMs: config.ensemble.maxWaitMs, swap: d.swap, governance: config.governance, supervisor: config.supervisor },
+    ),
+  );
+  if (d.learning) {
+    const { learning } = config;
+    wire(
+      'learning',
+      learningEpic(
+        { bars: input('md.bars.1m.v1', 'learning'), scores: input('model.scores.v1', 'learning'), registry: input('model.registry.v1', 'learning') },
+        {
+          scheduler,
+          trainer: d.learning.trainer,
+          registry: d.learning.registry,
+          config: {
+            members: learning.members,
+            retrainEveryMs: learning.retrainEveryMs,
+            windowBars: learning.windowBars,
+            minOutcomes: learning.minOutcomes,
+            maxOutcomes: learning.maxOutcomes,
+            alpha: learning.alpha,
+            margin: learning.margin,
+            watchOutcomes: learning.watchOutcomes,
+          },
+        },
+      ),
+    );
+  }
   wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
   wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk'), orders: input('exec.orders.v1', 'risk') }, { ...deps, config: config.risk }));
   wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));

@@ -1,6 +1,6 @@
-import { loadDefaultEnsemble } from '../../models/load.ts';
+import { Subject } from 'rxjs';
+import { join } from 'node:path';
 import type { ClassifierModel } from '../../models/model-port.ts';
-import { FEATURE_NAMES } from '../../operators/features/feature-set.ts';
 import type { Bus, Journal } from '../../schemas/ports.ts';
 import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName } from '../../schemas/topics.ts';
 import { openJournal } from '../../sinks/journal/open.ts';
@@ -10,7 +10,12 @@ import type { Config } from '../config.ts';
 import { startJournalStage } from '../journal/stage.ts';
 import { ReplayScheduler } from '../replay-scheduler.ts';
 import { startBusMetrics } from './bus-metrics.ts';
+import { PythonTrainer } from '../learning/python-trainer.ts';
+import type { Trainer } from '../learning/ports.ts';
 import { InflightTracker, wireChain } from './chain.ts';
+import { learningRegistry } from './learning-registry.ts';
+import { startRegistryFeed } from './registry-feed.ts';
+import { openServedModels } from './served-models.ts';
 import { Progress } from './progress.ts';
 import { openMarket, type MarketItem } from './market.ts';
 import { SummaryCollector, type RunSummary } from './summary.ts';
@@ -26,6 +31,12 @@ export interface RunIo {
   readonly decorateModel?: (m: ClassifierModel) => ClassifierModel;
   /** Aborting stops the replay at the next record; what was processed is settled, journaled and summarised. */
   readonly signal?: AbortSignal;
+  /** Epoch ms for the registry's change times (default Date.now); never in market messages. */
+  readonly epochNow?: () => number;
+  /** Awaited at each bar step of the replay, before the chain settles on it (tests change the registry here). */
+  readonly onStep?: (stepMs: number) => Promise<void> | void;
+  /** Replaces the Python trainer of continuous learning (tests). */
+  readonly trainer?: Trainer;
   /** Awaited after the last bar is processed, before the metrics server and the journal close. */
   readonly beforeShutdown?: (metricsUrl: string | undefined) => Promise<void>;
 }
@@ -66,12 +77,22 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
   const journal: Journal = await openJournal(config.journal, { meter });
   closers.push(() => journal.close());
   const tracker = new InflightTracker();
-  const models = (await loadDefaultEnsemble(config.ensemble.modelsDir, { expectedFeatures: FEATURE_NAMES })).map((m) =>
-    tracker.wrap(io.decorateModel ? io.decorateModel(m) : m),
-  );
-  closers.push(async () => {
-    for (const m of models) await m.close();
+  const served = await openServedModels(config, {
+    now: io.epochNow ?? (() => Date.now()), // arch-allow: registry change times are wall-clock facts, not market time
+    wrap: (m) => tracker.wrap(io.decorateModel ? io.decorateModel(m) : m),
+    warn: (message) => io.stderr.write(`registry: ${message}\n`),
   });
+  closers.push(() => served.close());
+  const { models } = served;
+  // The swap loads models on the event loop: the replay waits for it like for inference.
+  const swap = { apply: (e: Parameters<typeof served.swap.apply>[0]) => tracker.track(served.swap.apply(e)), release: () => served.swap.release() };
+  let learning: Parameters<typeof wireChain>[0]['learning'];
+  if (config.learning.enabled) {
+    const trainer = io.trainer ?? new PythonTrainer({ python: config.learning.python, workDir: join(config.ensemble.registryDir, 'work') });
+    // Training runs while the replay goes on; tracked, so the replay waits for it and a rerun gives the same registry.
+    const tracked: Trainer = { available: (m) => tracker.track(trainer.available(m)), train: (r) => tracker.track(trainer.train(r)) };
+    learning = { trainer: tracked, registry: learningRegistry(served.registry) };
+  }
   let ready = false;
   const server = config.metrics.enabled
     ? await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, meter, ready: () => ready })
@@ -85,7 +106,7 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
   const fail = (e: unknown): void => {
     failure ??= e;
   };
-  const chain = wireChain({ bus, scheduler, meter, models, config, instruments: market.instruments, fail });
+  const chain = wireChain({ bus, scheduler, meter, models, config, instruments: market.instruments, fail, swap, learning });
   const { subs, trades, bars } = chain;
 
   const allTopics: TopicName[] = [...DATA_TOPICS, ...DATA_TOPICS.map((t: DataTopic) => dlqOf(t))];
@@ -93,6 +114,12 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
   const summary = new SummaryCollector(config.broker.initialEquity);
   for (const t of allTopics) subs.push(bus.consume(t, 'qt.summary').subscribe((r) => summary.observe(t, r.value)));
   subs.push(startBusMetrics(bus, meter, allTopics));
+  // Every registry change is on model.registry.v1 (journaled) before the first bar, then each new one at an event-time
+  // poll, so a promotion or rollback lands between two bar steps.
+  const registryPolls = new Subject<void>();
+  const feed = startRegistryFeed(bus, config.ensemble.registryDir, { polls: registryPolls, onError: fail });
+  closers.push(async () => feed.stop());
+  await feed.published;
   // Ingest last: everything downstream is subscribed before the first tick.
   chain.wireIngest();
   ready = true;
@@ -132,6 +159,7 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
   };
 
   let step = Number.NaN;
+  let lastRegistryPoll = Number.NEGATIVE_INFINITY;
   const push = (item: MarketItem): void => {
     scheduler.setTime(item.tsEvent);
     if (item.kind === 'trade') trades.next(item.record);
@@ -148,6 +176,11 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
         const itemStep = Math.floor(item.tsEvent / MINUTE) * MINUTE;
         if (itemStep !== step) {
           if (!Number.isNaN(step)) {
+            await io.onStep?.(itemStep);
+            if (itemStep - lastRegistryPoll >= config.ensemble.registryPollMs) {
+              lastRegistryPoll = itemStep;
+              registryPolls.next();
+            }
             await settle(itemStep);
             await flushPeriodically();
             await pace(itemStep);
