@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { from } from 'rxjs';
@@ -180,7 +180,9 @@ export class PythonTrainer implements Trainer {
     const a = await this.available(member);
     if (!a.ok) throw new TrainerError('UNAVAILABLE', member, a.detail);
     if (req.bars.length === 0) throw new TrainerError('NO_DATA', member, 'no bars to train on');
-    const work = await mkdtemp(join(this.opts.workDir ?? tmpdir(), `qt-retrain-${member}-${version}-`));
+    const parent = this.opts.workDir ?? tmpdir();
+    await mkdir(parent, { recursive: true });
+    const work = await mkdtemp(join(parent, `qt-retrain-${member}-${version}-`));
     const existed = existsSync(outDir);
     const discard = async (): Promise<void> => {
       if (!existed) await rm(outDir, { recursive: true, force: true });

@@ -121,6 +121,7 @@ export function wireChain(d: ChainDeps): WiredChain {
             retrainEveryMs: learning.retrainEveryMs,
             windowBars: learning.windowBars,
             minOutcomes: learning.minOutcomes,
+            testEveryOutcomes: learning.testEveryOutcomes,
             maxOutcomes: learning.maxOutcomes,
             alpha: learning.alpha,
             margin: learning.margin,

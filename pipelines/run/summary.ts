@@ -27,6 +27,17 @@ export interface RunSummary {
   deniedByReason: Record<string, number>;
   firstEventMs: number;
   lastEventMs: number;
+  /** The champions and their weights in the last signal. */
+  lastMembers: readonly { member: string; modelVersion: string; weight: number }[];
+  /** Per scored member (member@version, or ensemble): outcomes and summed log loss. */
+  scores: Record<string, { n: number; logLoss: number }>;
+  /** Decisions per CEO mode. */
+  modes: Record<string, number>;
+  /** Supervisor checks raised at the end: `check scope` -> detail. */
+  raised: Record<string, string>;
+  /** Registry changes and continuous-learning steps seen on the bus (changes made during the run and the log's history). */
+  registryChanges: number;
+  learningSteps: Record<string, number>;
 }
 
 /** Folds the messages of a run into its summary. */
@@ -40,6 +51,7 @@ export class SummaryCollector {
       ticks: 0, bars: 0, featureVectors: 0, signals: 0, decisions: 0, intents: 0, refusals: 0, ordersApproved: 0,
       ordersDenied: 0, orders: 0, fills: 0, exits: 0, closedTrades: 0, wins: 0, initialEquity, finalEquity: initialEquity,
       pnl: 0, fees: 0, maxDrawdown: 0, deadLetters: 0, deadLettersByReason: {}, deniedByReason: {}, firstEventMs: Number.NaN, lastEventMs: Number.NaN,
+      lastMembers: [], scores: {}, modes: {}, raised: {}, registryChanges: 0, learningSteps: {},
     };
   }
 
@@ -66,12 +78,39 @@ export class SummaryCollector {
       case 'feat.vectors.v1':
         s.featureVectors++;
         break;
-      case 'ens.signals.v1':
+      case 'ens.signals.v1': {
+        const sig = value as Topics['ens.signals.v1'];
         s.signals++;
+        if (sig.members.length > 0) s.lastMembers = sig.members;
         break;
+      }
+      case 'model.scores.v1': {
+        const sc = value as Topics['model.scores.v1'];
+        const key = sc.member === 'ensemble' ? 'ensemble' : `${sc.member}@${sc.modelVersion}${sc.role === 'SHADOW' ? ' (shadow)' : ''}`;
+        const acc = (s.scores[key] ??= { n: 0, logLoss: 0 });
+        acc.n++;
+        acc.logLoss += sc.logLoss;
+        break;
+      }
+      case 'ens.supervisor.v1': {
+        const e = value as Topics['ens.supervisor.v1'];
+        const key = `${e.check} ${e.scope}${e.modelVersion ? `@${e.modelVersion}` : ''}`;
+        if (e.status === 'RAISED') s.raised[key] = `${e.verdict}/${e.action}: ${e.detail}`;
+        else delete s.raised[key];
+        break;
+      }
+      case 'model.registry.v1':
+        s.registryChanges++;
+        break;
+      case 'model.learning.v1': {
+        const l = value as Topics['model.learning.v1'];
+        s.learningSteps[l.step] = (s.learningSteps[l.step] ?? 0) + 1;
+        break;
+      }
       case 'brain.decisions.v1': {
         const d = value as Topics['brain.decisions.v1'];
         s.decisions++;
+        s.modes[d.mode] = (s.modes[d.mode] ?? 0) + 1;
         if (d.outcome === 'INTENT') s.intents++;
         else s.refusals++;
         break;
@@ -141,6 +180,12 @@ export function formatSummary(s: RunSummary, where: { journal: string; seconds: 
     ['ticks', n(s.ticks)],
     ['bars', n(s.bars)],
     ['feature vectors', n(s.featureVectors)],
+    ['models', s.lastMembers.map((m) => `${m.member}@${m.modelVersion} ${(m.weight * 100).toFixed(0)}%`).join(', ') || 'none voted'],
+    ['log loss', Object.entries(s.scores).sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => `${k} ${(v.logLoss / v.n).toFixed(4)}`).join(', ') || 'no outcome yet'],
+    ['outcomes', n(s.scores.ensemble?.n ?? 0)],
+    ['supervisor', Object.keys(s.raised).length === 0 ? 'OK' : Object.keys(s.raised).sort().join(', ')],
+    ['CEO modes', Object.entries(s.modes).sort((a, b) => b[1] - a[1]).map(([m, c]) => `${m} ${pct(c / Math.max(1, s.decisions))}`).join(', ') || 'n/a'],
+    ['registry', `${n(s.registryChanges)} events${Object.keys(s.learningSteps).length > 0 ? `; learning ${Object.entries(s.learningSteps).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''}`],
     ['decisions', `${n(s.decisions)} (${n(s.intents)} intents, ${n(s.refusals)} refusals)`],
     ['risk verdicts', `${n(s.ordersApproved)} approved, ${n(s.ordersDenied)} denied${denials ? ` (${denials})` : ''}`],
     ['orders', n(s.orders)],
