@@ -254,7 +254,7 @@ async function main(): Promise<void> {
     say(`journal: runAll total ${journalRow.total.toFixed(2)} s vs chain without journal ${base.toFixed(2)} s (incl. model load): +${(journalRow.total - base).toFixed(2)} s, ${((100 * (journalRow.total - base)) / journalRow.total).toFixed(0)}% of runAll's time; ${(journalBytes / 2 ** 20).toFixed(1)} MiB on disk; opening + closing an empty journal alone takes ${journalOpenClose.toFixed(2)} s`);
   }
   const noInference = (r: Row): string => fmtInt(bars / (loop(r) - r.predict!.ms / 1000));
-  say(`without inference (loop minus predict time): chain ${noInference(chainOnnx)} bars/s, plain ${noInference(plainOnnx)} bars/s (ONNX runs); ConstantModel runs trade more (see counts), so they are not the ONNX runs minus inference`);
+  say(`without inference (loop minus predict time): chain ${noInference(chainOnnx)} bars/s, plain ${noInference(plainOnnx)} bars/s (ONNX runs); ConstantModel runs trade differently (see counts)${args.constantMembers < onnx.length ? ` and, with ${args.constantMembers} member(s), write fewer votes and scores` : ''}, so they are not the ONNX runs minus inference`);
 
   // The aim: everything except inference costs no more than inference itself (ratio <= 1). Inference is the ONNX run's
   // predict time (all members, call to settlement); the ConstantModel run is the chain without ONNX, set against it.

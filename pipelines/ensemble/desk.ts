@@ -11,7 +11,7 @@ import { ENSEMBLE_SCOPE, Supervisor, type MemberBaseline, type SupervisorConfig 
 import { codecFor } from '../../schemas/codec.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { DeadLetter } from '../../schemas/dead-letter.ts';
-import type { EnsembleSignal, MarketContext, Regime, Signal } from '../../schemas/ensemble-signal.ts';
+import type { EnsembleSignal, MarketContext, Regime, Signal, VolRegime } from '../../schemas/ensemble-signal.ts';
 import { FeatureVectorSchema, type FeatureVector } from '../../schemas/feature-vector.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import type { MemberScore } from '../../schemas/member-score.ts';
@@ -302,13 +302,17 @@ export class EnsembleDesk {
     return probs;
   }
 
-  /** Scores the outcomes one bar resolves: governance, supervisor, and one model.scores.v1 message per vote. */
-  private scoreOutcomes(resolved: readonly ResolvedOutcome[], tsInit: number, result: Outgoing[]): void {
+  /**
+   * Scores the outcomes a batch resolves: all of them feed the governance and the supervisor first, so every vote of the
+   * bar is cast with the same weights (those in force once everything known at that bar time is counted); then one
+   * model.scores.v1 message per vote, with the weight after. Weights are computed once per market volatility regime.
+   */
+  private scoreOutcomes(resolved: readonly ResolvedOutcome[], tsInit: number, weightsOf: (r: VolRegime) => Readonly<Record<string, number>>, result: Outgoing[]): void {
+    for (const o of resolved) this.governance.observeOutcome(o);
     for (const o of resolved) {
-      this.governance.observeOutcome(o);
       const bar = o.bar;
       const key = `${bar.exchange}:${bar.symbol}`;
-      const weights = this.governance.weights(bar.volRegime);
+      const weights = weightsOf(bar.volRegime);
       for (const v of bar.votes) {
         const b = brier(v.pDown, v.pFlat, v.pUp, o.label);
         if (v.member !== ENSEMBLE_MEMBER) this.supervisor.observeOutcome(v.member, v.modelVersion, b);
@@ -345,25 +349,34 @@ export class EnsembleDesk {
 
   /** Scores one micro-batch of feature vectors (see the class comment); tsInit stamps every message. */
   async score(batch: readonly FeatureVector[], tsInit: number): Promise<Outgoing[]> {
-    const accepted = batch.filter((v) => this.reject(v) === null);
-    const probs = accepted.length > 0 ? await this.predictAll(accepted) : [];
+    const accepted: FeatureVector[] = [];
     const result: Outgoing[] = [];
-    let row = 0;
-    let last: FeatureVector | undefined;
-    let regime: Regime | undefined;
     for (const v of batch) {
       const why = this.reject(v);
-      if (why) {
-        result.push(out('feat.vectors.v1.dlq', instrumentKey(v), deadLetter(v, why[0], why[1], tsInit)));
-        continue;
-      }
-      last = v;
-      const key = instrumentKey(v);
-      regime = this.regimes.observe(v);
-      this.scoreOutcomes(this.outcomes.observe(v), tsInit, result);
+      if (why) result.push(out('feat.vectors.v1.dlq', instrumentKey(v), deadLetter(v, why[0], why[1], tsInit)));
+      else accepted.push(v);
+    }
+    if (accepted.length === 0) return result;
+    const probs = await this.predictAll(accepted);
+    // The bar's regimes and the outcomes it resolves come first: the votes below are weighed with everything known.
+    const regimes = accepted.map((v) => this.regimes.observe(v));
+    const resolved: ResolvedOutcome[] = [];
+    for (const v of accepted) {
+      resolved.push(...this.outcomes.observe(v));
       this.supervisor.observeVector(v.values, v.tsEvent);
-
-      const weights = this.deps.weights ?? this.governance.weights(regime.marketVolatility);
+    }
+    const cache = new Map<VolRegime, Readonly<Record<string, number>>>();
+    const weightsOf = (r: VolRegime): Readonly<Record<string, number>> => {
+      let w = cache.get(r);
+      if (w === undefined) cache.set(r, (w = this.governance.weights(r)));
+      return w;
+    };
+    this.scoreOutcomes(resolved, tsInit, weightsOf, result);
+    for (let row = 0; row < accepted.length; row++) {
+      const v = accepted[row]!;
+      const regime = regimes[row]!;
+      const key = instrumentKey(v);
+      const weights = this.deps.weights ?? weightsOf(regime.marketVolatility);
       const acting: WeightedVote[] = [];
       const pending: PendingVote[] = [];
       const supervised: { member: string; version: string; role: 'CHAMPION' | 'SHADOW'; pDown: number; pFlat: number; pUp: number }[] = [];
@@ -407,9 +420,8 @@ export class EnsembleDesk {
       });
       this.m.signals.inc({ signal: signal.signal });
       result.push(out('ens.signals.v1', key, signal));
-      row++;
     }
-    if (last) this.afterBatch(last, regime!, tsInit, result);
+    this.afterBatch(accepted.at(-1)!, regimes.at(-1)!, tsInit, result);
     return result;
   }
 
