@@ -97,6 +97,11 @@ const ConfigShape = z.strictObject({
     venue: z.enum(['paper', 'testnet', 'live']).default('paper'),
     liveTrading: bool.default(false).describe('must be true, explicitly, for venue=live'),
   }).prefault({}),
+  kafka: z.strictObject({
+    bootstrap: list.default([]).describe('Kafka bootstrap servers host:port; empty = the in-process memory bus'),
+    schemaRegistryUrl: z.string().optional().describe('Confluent schema registry URL; unset = schema ids from schemas/history'),
+    clientId: z.string().default('qt'),
+  }).prefault({}),
   journal: z.strictObject({
     path: z.string().default('./var/journal'),
     url: z.string().optional().describe('ClickHouse server URL; unset = embedded chdb at path'),

@@ -9,48 +9,32 @@
  * A new version is appended only when the current JSON differs from the latest stored one and it passes the project's
  * rule (full compatibility with the latest version, backward with all): see schemas/compat.ts.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkAgainstHistory } from '../schemas/compat.ts';
+import { historyDir, REPO_ROOT, schemaHistoryStatus } from '../pipelines/schemas/history.ts';
 import { ALL_SCHEMAS } from '../schemas/topics.ts';
 
-/** Where the versions of the schema with this full name are stored. */
-export function historyDir(root: string, fullName: string): string {
-  return join(root, 'schemas', 'history', fullName);
-}
-
-/** The stored versions of one schema, oldest first (v1, v2, ...). */
-export function readHistory(dir: string): unknown[] {
-  if (!existsSync(dir)) return [];
-  const versions = readdirSync(dir)
-    .map((f) => /^v([1-9][0-9]*)\.avsc\.json$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
-  versions.forEach((v, i) => {
-    if (v !== i + 1) throw new Error(`${dir}: versions must be v1..vN without gaps, found v${v} at position ${i + 1}`);
-  });
-  return versions.map((v) => JSON.parse(readFileSync(join(dir, `v${v}.avsc.json`), 'utf8')) as unknown);
-}
+// The history and the rule live in pipelines/schemas/history.ts (shared with `qt schemas check`); re-exported for the
+// tests and tools that import them from here.
+export { historyDir, readHistory } from '../pipelines/schemas/history.ts';
 
 function main(argv: readonly string[]): number {
   const check = argv.includes('--check');
   const allowIncompatible = argv.includes('--allow-incompatible');
-  const root = join(import.meta.dirname, '..');
+  const root = REPO_ROOT;
   let failed = false;
   for (const schema of ALL_SCHEMAS) {
     const dir = historyDir(root, schema.name);
-    const history = readHistory(dir);
-    const latest = history.at(-1);
-    if (latest !== undefined && JSON.stringify(latest) === JSON.stringify(schema.avro)) {
-      console.log(`${schema.name}: unchanged (v${history.length})`);
+    const status = schemaHistoryStatus(root, schema);
+    if (status.state === 'unchanged') {
+      console.log(`${schema.name}: unchanged (v${status.versions})`);
       continue;
     }
-    const next = history.length + 1;
-    const compat = checkAgainstHistory(history, schema.avro);
+    const next = status.versions + 1;
+    const compat = status.compat;
     for (const p of compat.problems) console.log(`${schema.name}: INCOMPATIBLE ${p}`);
     if (check) {
-      console.log(`${schema.name}: changed since v${history.length}; run scripts/schema-snapshot.ts to record v${next}`);
+      console.log(`${schema.name}: changed since v${status.versions}; run scripts/schema-snapshot.ts to record v${next}`);
       failed = true;
       continue;
     }

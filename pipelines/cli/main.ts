@@ -12,6 +12,8 @@ Usage:
   qt dataset export       write a training set (features, label, walk-forward splits) from market data
   qt models list|promote|rollback|shadow   the model registry: champions, shadows, versions
   qt evaluate             walk-forward backtest of the ensemble and each member: journal rows and an HTML report
+  qt topics diff|apply    bring a Kafka cluster's topics in line with deploy/kafka/topics.json (qt topics help)
+  qt schemas check        every message schema against its history and a schema registry (qt schemas help)
   qt help                 this text
 
 Run flags:
@@ -82,6 +84,10 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
         return await (await import('./models.ts')).modelsCli(rest, io);
       case 'evaluate':
         return await (await import('./evaluate.ts')).evaluateCli(rest, io);
+      case 'topics':
+        return await (await import('./topics.ts')).topicsCli(rest, io);
+      case 'schemas':
+        return await (await import('./schemas.ts')).schemasCli(rest, io);
       default:
         io.stderr.write(`qt: unknown command ${command}\n\n${USAGE}`);
         return 2;
