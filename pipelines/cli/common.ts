@@ -28,6 +28,8 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: 'progress', kind: 'boolean', path: ['run', 'progress'], help: 'progress bar (--no-progress to hide)' },
   { name: 'metrics-port', kind: 'string', path: ['metrics', 'port'], value: 'port', help: '/metrics, /livez, /readyz on 127.0.0.1 (default 9464, 0 = any free port)' },
   { name: 'metrics', kind: 'boolean', path: ['metrics', 'enabled'], help: 'serve metrics (--no-metrics to disable)' },
+  { name: 'registry', kind: 'string', path: ['ensemble', 'registryDir'], value: 'dir', help: 'model registry (default ./var/registry; created from models/store on first use)' },
+  { name: 'learning', kind: 'boolean', path: ['learning', 'enabled'], help: 'continuous learning: retrain, shadow, test, promote or roll back (default off)' },
 ];
 
 /**
