@@ -11,7 +11,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function qt(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'qt.mjs'), ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // A registry of the tests' own (bootstrapped from the shipped store), not the checkout's var/registry.
+    env: { ...process.env, QT_ENSEMBLE_REGISTRY_DIR: join(tmp, 'registry'), ...env },
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -58,6 +59,7 @@ describe('the qt command', () => {
     const journal = join(tmp, 'interrupted');
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'qt.mjs'), 'run', '--days', '1', '--speed', '3600', '--journal', journal, '--metrics-port', '0'], {
       cwd: ROOT,
+      env: { ...process.env, QT_ENSEMBLE_REGISTRY_DIR: join(tmp, 'registry') },
     });
     let stdout = '';
     let stderr = '';
