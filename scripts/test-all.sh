@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages: the Python trainers (Debian's own python3) and their test runner.
-APT_PACKAGES=(python3-numpy python3-torch python3-xgboost python3-sklearn python3-onnx python3-pytest python3-yaml prometheus librdkafka-dev)
+APT_PACKAGES=(python3-numpy python3-torch python3-xgboost python3-sklearn python3-onnx python3-pytest python3-yaml prometheus librdkafka-dev kcat gcc libc6-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
