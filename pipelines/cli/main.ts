@@ -14,6 +14,8 @@ Usage:
   qt evaluate             walk-forward backtest of the ensemble and each member: journal rows and an HTML report
   qt topics diff|apply    bring a Kafka cluster's topics in line with deploy/kafka/topics.json (qt topics help)
   qt schemas check        every message schema against its history and a schema registry (qt schemas help)
+  qt pipeline <stage>     one stage as its own process over Kafka (features, ensemble, brains, risk, execution, exits,
+                          journal, learning; first version: not yet parity-checked against qt run)
   qt help                 this text
 
 Run flags:
@@ -88,6 +90,8 @@ export async function cli(argv: readonly string[], io: CliIo): Promise<number> {
         return await (await import('./topics.ts')).topicsCli(rest, io);
       case 'schemas':
         return await (await import('./schemas.ts')).schemasCli(rest, io);
+      case 'pipeline':
+        return await (await import('./pipeline.ts')).pipelineCli(rest, io);
       default:
         io.stderr.write(`qt: unknown command ${command}\n\n${USAGE}`);
         return 2;

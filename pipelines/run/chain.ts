@@ -67,13 +67,96 @@ export interface WiredChain {
   wireIngest(): void;
 }
 
+/** The stages whose epic reads topics (ingest reads the market source; the journal is a sink of its own). */
+export type EpicStage = 'features' | 'ensemble' | 'learning' | 'brains' | 'risk' | 'execution' | 'exits';
+
+/** How a process connects one stage's epic to its bus: what it reads in `qt.<stage>` and what becomes of its outputs. */
+export interface StagePorts {
+  /** The values of a topic read in consumer group `qt.<stage>`. */
+  readonly input: <T extends TopicName>(topic: T, stage: EpicStage) => Observable<Topics[T]>;
+  /** Takes the stage's outputs (publishes them). */
+  readonly wire: (stage: EpicStage, out$: Observable<Outgoing>) => void;
+}
+
+/** What wiring one stage needs besides its ports (ChainDeps without the bus and the process around it). */
+export type StageDeps = Pick<ChainDeps, 'scheduler' | 'meter' | 'models' | 'config' | 'swap' | 'learning'>;
+
+/**
+ * Wires one stage's epic to its ports: the one definition of each stage's inputs and dependencies, shared by `qt run`
+ * (every stage in one process, wireChain) and `qt pipeline <stage>` (one stage per process over Kafka). Learning needs
+ * `d.learning`; without it the call does nothing.
+ */
+export function wireStage(stage: EpicStage, d: StageDeps, p: StagePorts): void {
+  const { scheduler, meter, config } = d;
+  const { input, wire } = p;
+  const deps = { scheduler };
+  switch (stage) {
+    case 'features':
+      return wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
+    case 'ensemble':
+      return wire(
+        'ensemble',
+        ensembleEpic(
+          { vectors: input('feat.vectors.v1', 'ensemble'), registry: d.swap ? input('model.registry.v1', 'ensemble') : undefined },
+          { ...deps, models: d.models, meter, maxWaitMs: config.ensemble.maxWaitMs, swap: d.swap, governance: config.governance, supervisor: config.supervisor },
+        ),
+      );
+    case 'learning': {
+      if (!d.learning) return;
+      const { learning } = config;
+      return wire(
+        'learning',
+        learningEpic(
+          { bars: input('md.bars.1m.v1', 'learning'), scores: input('model.scores.v1', 'learning'), registry: input('model.registry.v1', 'learning') },
+          {
+            scheduler,
+            trainer: d.learning.trainer,
+            registry: d.learning.registry,
+            config: {
+              members: learning.members,
+              retrainEveryMs: learning.retrainEveryMs,
+              windowBars: learning.windowBars,
+              minOutcomes: learning.minOutcomes,
+              testEveryOutcomes: learning.testEveryOutcomes,
+              maxOutcomes: learning.maxOutcomes,
+              alpha: learning.alpha,
+              margin: learning.margin,
+              watchOutcomes: learning.watchOutcomes,
+            },
+          },
+        ),
+      );
+    }
+    case 'brains':
+      return wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
+    case 'risk':
+      return wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk'), orders: input('exec.orders.v1', 'risk') }, { ...deps, config: config.risk }));
+    case 'execution':
+      return wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));
+    case 'exits':
+      return wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits'), orderEvents: input('exec.orders.v1', 'exits') }, { ...deps, config: { breakEvenOffsetBps: breakEvenOffsetBps(config.broker) } }));
+  }
+}
+
+/** The epic stages in the order wireChain wires them: the delivery order on the memory bus, part of a replay's determinism. */
+export const CHAIN_ORDER: readonly EpicStage[] = ['features', 'ensemble', 'learning', 'brains', 'risk', 'execution', 'exits'];
+
+/** Wires the ingest epic: source records pushed into `trades` and `bars` become validated market data. */
+export function wireIngestStage(
+  d: Pick<ChainDeps, 'scheduler' | 'config' | 'instruments'>,
+  inputs: { readonly trades: Observable<SourceRecord<Trade>>; readonly bars: Observable<SourceRecord<Bar>> },
+): Observable<Outgoing> {
+  const { config } = d;
+  return ingestEpic(inputs, { scheduler: d.scheduler, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, symbols: d.instruments });
+}
+
 /**
  * Wires every stage's epic to the bus as one process runs them: each stage reads its inputs in consumer group
  * `qt.<stage>` and publishes its outputs, counting messages in and out. The order of the wiring is the delivery order
  * on the bus, part of what makes a replay deterministic, so the all-in-one run and the benchmarks share this one.
  */
 export function wireChain(d: ChainDeps): WiredChain {
-  const { bus, scheduler, meter, config } = d;
+  const { bus, meter } = d;
   const subs: Subscription[] = [];
   const msgIn = defineCounter(meter, METRICS.messagesIn);
   const msgOut = defineCounter(meter, METRICS.messagesOut);
@@ -97,51 +180,13 @@ export function wireChain(d: ChainDeps): WiredChain {
       }),
     );
   };
-  const deps = { scheduler };
-  wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
-  wire(
-    'ensemble',
-    ensembleEpic(
-      { vectors: input('feat.vectors.v1', 'ensemble'), registry: d.swap ? input('model.registry.v1', 'ensemble') : undefined },
-      { ...deps, models: d.models, meter, maxWaitMs: config.ensemble.maxWaitMs, swap: d.swap, governance: config.governance, supervisor: config.supervisor },
-    ),
-  );
-  if (d.learning) {
-    const { learning } = config;
-    wire(
-      'learning',
-      learningEpic(
-        { bars: input('md.bars.1m.v1', 'learning'), scores: input('model.scores.v1', 'learning'), registry: input('model.registry.v1', 'learning') },
-        {
-          scheduler,
-          trainer: d.learning.trainer,
-          registry: d.learning.registry,
-          config: {
-            members: learning.members,
-            retrainEveryMs: learning.retrainEveryMs,
-            windowBars: learning.windowBars,
-            minOutcomes: learning.minOutcomes,
-            testEveryOutcomes: learning.testEveryOutcomes,
-            maxOutcomes: learning.maxOutcomes,
-            alpha: learning.alpha,
-            margin: learning.margin,
-            watchOutcomes: learning.watchOutcomes,
-          },
-        },
-      ),
-    );
-  }
-  wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
-  wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk'), orders: input('exec.orders.v1', 'risk') }, { ...deps, config: config.risk }));
-  wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));
-  wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits'), orderEvents: input('exec.orders.v1', 'exits') }, { ...deps, config: { breakEvenOffsetBps: breakEvenOffsetBps(config.broker) } }));
+  for (const stage of CHAIN_ORDER) wireStage(stage, d, { input, wire });
   const trades = new Subject<SourceRecord<Trade>>();
   const bars = new Subject<SourceRecord<Bar>>();
   return {
     subs,
     trades,
     bars,
-    wireIngest: () =>
-      wire('ingest', ingestEpic({ trades, bars }, { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, symbols: d.instruments })),
+    wireIngest: () => wire('ingest', wireIngestStage(d, { trades, bars })),
   };
 }
