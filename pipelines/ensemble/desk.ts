@@ -1,46 +1,22 @@
 import type { ModelCard } from '../../models/card.ts';
+import { EnsembleConfigError, labelSpecOf, modelInputs, rejectionOf, vectorDeadLetter, type ModelInputs } from './inputs.ts';
 import { ModelInputError } from '../../models/errors.ts';
 import type { ClassifierModel } from '../../models/model-port.ts';
-import { FEATURE_NAMES, featureIndex } from '../../operators/features/feature-set.ts';
+import { featureIndex } from '../../operators/features/feature-set.ts';
 import { Governance, type GovernanceConfig, type MemberRef } from '../../operators/ensemble/governance.ts';
 import { OutcomeTracker, type PendingVote, type ResolvedOutcome } from '../../operators/ensemble/outcomes.ts';
 import { RegimeDetector, type RegimeConfig } from '../../operators/ensemble/regime.ts';
 import { brier, CLASS_NAMES, logLoss, predictedClass } from '../../operators/ensemble/scoring.ts';
 import { softVote, type WeightedVote } from '../../operators/ensemble/soft-vote.ts';
 import { ENSEMBLE_SCOPE, Supervisor, type MemberBaseline, type SupervisorConfig } from '../../operators/ensemble/supervisor.ts';
-import { codecFor } from '../../schemas/codec.ts';
 import { instrumentKey } from '../../schemas/common.ts';
-import type { DeadLetter } from '../../schemas/dead-letter.ts';
 import type { EnsembleSignal, MarketContext, Regime, Signal, VolRegime } from '../../schemas/ensemble-signal.ts';
-import { FeatureVectorSchema, type FeatureVector } from '../../schemas/feature-vector.ts';
+import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import type { MemberScore } from '../../schemas/member-score.ts';
 import { defineCounter, defineGauge, defineHistogram, METRICS } from '../../schemas/metrics.ts';
 import type { ModelVote } from '../../schemas/model-vote.ts';
 import { out, type Meter, type Outgoing } from '../../schemas/ports.ts';
-
-/**
- * Why a feature vector was not voted on (the reason of its dead letter). Values are always checked (the signal's market
- * context reads them); the window only when a model reads it.
- */
-export const VECTOR_REJECTIONS = [
-  'FEATURE_SET_MISMATCH',
-  'FEATURE_COUNT_MISMATCH',
-  'NON_FINITE_FEATURE',
-  'WINDOW_SHAPE_MISMATCH',
-  'NON_FINITE_WINDOW',
-] as const;
-/** Why a feature vector was not voted on. */
-export type VectorRejection = (typeof VECTOR_REJECTIONS)[number];
-
-/** The models cannot form an ensemble (no champion, or members disagreeing on their input or label). */
-export class EnsembleConfigError extends Error {
-  override readonly name = 'EnsembleConfigError';
-  readonly retriable = false;
-  constructor(readonly reason: 'NO_CHAMPION' | 'INPUTS_DIFFER' | 'LABELS_DIFFER', detail: string) {
-    super(`ensemble: ${reason}: ${detail}`);
-  }
-}
 
 /** Settings and ports of the ensemble's scoring. */
 export interface EnsembleDeskDeps {
@@ -61,7 +37,6 @@ export interface EnsembleDeskDeps {
 /** The member name under which the ensemble's own vote is scored. */
 export const ENSEMBLE_MEMBER = ENSEMBLE_SCOPE;
 
-const vectorCodec = codecFor(FeatureVectorSchema);
 const iAtr = featureIndex('atr_pct_14');
 const iVol = featureIndex('rvol_30');
 const iRsi = featureIndex('rsi_14');
@@ -71,29 +46,6 @@ const iRet = featureIndex('ret_15');
 function marketOf(v: FeatureVector): MarketContext {
   const at = (i: number): number => v.values[i] ?? Number.NaN;
   return { close: v.close, atrPct: at(iAtr), realizedVol: at(iVol), rsi: at(iRsi), emaRatio: at(iEma), ret: at(iRet) };
-}
-
-function deadLetter(v: FeatureVector, reason: VectorRejection, message: string, tsInit: number): DeadLetter {
-  let payload: Buffer;
-  try {
-    payload = vectorCodec.encode(v);
-  } catch {
-    payload = Buffer.from(JSON.stringify(v));
-  }
-  return {
-    id: deriveId('dlq', 'feat.vectors.v1', v.id, reason),
-    tsEvent: v.tsEvent,
-    tsInit,
-    sourceTopic: 'feat.vectors.v1',
-    partition: -1,
-    offset: -1,
-    key: instrumentKey(v),
-    payload,
-    stage: 'ensemble',
-    errorClass: 'VectorRejected',
-    reason,
-    message,
-  };
 }
 
 /** What the supervisor compares a model with, from its card. */
@@ -106,64 +58,6 @@ export function baselineOf(m: ClassifierModel): MemberBaseline {
     featureStats: card.data.train.featureStats,
     predictionShares: card.data.validation.predictionShares,
     brier: card.metrics.model.brier,
-  };
-}
-
-/** The label the models were trained on: all must agree, since one realised outcome scores them all. */
-function labelSpecOf(models: readonly ClassifierModel[]): { horizonBars: number; k: number } {
-  const specs = models.map((m) => ({ member: m.member, horizonBars: m.card.label.horizonBars, k: m.card.label.k ?? 0.5, kind: m.card.label.kind }));
-  const first = specs[0]!;
-  for (const s of specs) {
-    if (s.horizonBars !== first.horizonBars || s.k !== first.k || s.kind !== first.kind) {
-      throw new EnsembleConfigError('LABELS_DIFFER', `${s.member} is labelled ${s.kind} H=${s.horizonBars} k=${s.k}, ${first.member} ${first.kind} H=${first.horizonBars} k=${first.k}`);
-    }
-  }
-  return first;
-}
-
-interface Inputs {
-  readonly featureSet: string;
-  readonly nFeatures: number;
-  readonly windowLength: number;
-  readonly windowChannels: number;
-  readonly featureModels: number;
-  readonly windowModels: number;
-}
-
-/** Checks the models can form one ensemble; returns what their input batches look like. */
-function inputsOf(models: readonly ClassifierModel[]): Inputs {
-  const champions = models.filter((m) => m.role === 'CHAMPION');
-  if (champions.length === 0) throw new EnsembleConfigError('NO_CHAMPION', `${models.length} models, none CHAMPION`);
-  // Every model reads the same feature set; models of one input kind read the same columns (features, or the window's
-  // channels and length), so one input batch per kind serves them all.
-  const featureSet = models[0]!.card.featureSet;
-  const featureModels = models.filter((m) => m.card.input.kind === 'features');
-  const windowModels = models.filter((m) => m.card.input.kind === 'window');
-  for (const m of models) {
-    if (m.card.featureSet !== featureSet) {
-      throw new EnsembleConfigError('INPUTS_DIFFER', `${m.member} reads ${m.card.featureSet}, ${models[0]!.member} reads ${featureSet}`);
-    }
-  }
-  const features = featureModels[0]?.card.features;
-  for (const m of featureModels) {
-    if (m.card.features.join() !== features!.join()) {
-      throw new EnsembleConfigError('INPUTS_DIFFER', `${m.member} reads features ${m.card.features.join()}, ${featureModels[0]!.member} reads ${features!.join()}`);
-    }
-  }
-  const windowOf = (m: ClassifierModel): string => `${m.card.input.windowLength} x [${m.card.features.join()}]`;
-  for (const m of windowModels) {
-    if (windowOf(m) !== windowOf(windowModels[0]!)) {
-      throw new EnsembleConfigError('INPUTS_DIFFER', `${m.member} reads a window ${windowOf(m)}, ${windowModels[0]!.member} reads ${windowOf(windowModels[0]!)}`);
-    }
-  }
-  return {
-    featureSet,
-    // Vectors carry FEATURE_NAMES values whatever the models read (the market context needs them).
-    nFeatures: features?.length ?? FEATURE_NAMES.length,
-    windowLength: windowModels[0]?.card.input.windowLength ?? 0,
-    windowChannels: windowModels[0]?.card.input.windowChannels ?? 0,
-    featureModels: featureModels.length,
-    windowModels: windowModels.length,
   };
 }
 
@@ -201,7 +95,7 @@ export function ensembleVersion(models: readonly ClassifierModel[]): string {
  */
 export class EnsembleDesk {
   private served: readonly ClassifierModel[] = [];
-  private inputs!: Inputs;
+  private inputs!: ModelInputs;
   private version = '';
   private readonly outcomes: OutcomeTracker;
   private readonly governance: Governance;
@@ -234,7 +128,7 @@ export class EnsembleDesk {
    * the label the pending outcomes will be scored with); the governance and the supervisor follow the new roster.
    */
   setModels(models: readonly ClassifierModel[]): void {
-    const inputs = inputsOf(models);
+    const inputs = modelInputs(models);
     const label = labelSpecOf(models);
     if (label.horizonBars !== this.label.horizonBars || label.k !== this.label.k) {
       throw new EnsembleConfigError('LABELS_DIFFER', `new models are labelled H=${label.horizonBars} k=${label.k}, the stage scores H=${this.label.horizonBars} k=${this.label.k}`);
@@ -250,23 +144,6 @@ export class EnsembleDesk {
     );
     this.supervisor.setBaselines(models.map(baselineOf));
     for (const m of models) this.m.serving.set({ member: m.member, role: m.role, version: m.version }, 1);
-  }
-
-  private reject(v: FeatureVector): [VectorRejection, string] | null {
-    const { featureSet, nFeatures, windowLength, windowChannels } = this.inputs;
-    const windowWidth = windowLength * windowChannels;
-    if (v.featureSet !== featureSet) return ['FEATURE_SET_MISMATCH', `vector has ${v.featureSet}, models read ${featureSet}`];
-    if (v.values.length !== nFeatures) return ['FEATURE_COUNT_MISMATCH', `${v.values.length} values, models read ${nFeatures}`];
-    const bad = v.values.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) return ['NON_FINITE_FEATURE', `value ${bad} is ${v.values[bad]}`];
-    if (windowWidth > 0) {
-      if (v.windowLength !== windowLength || v.windowChannels !== windowChannels || v.window.length !== windowWidth) {
-        return ['WINDOW_SHAPE_MISMATCH', `window ${v.windowLength} x ${v.windowChannels} (${v.window.length} values), models read ${windowLength} x ${windowChannels}`];
-      }
-      const w = v.window.findIndex((x) => !Number.isFinite(x));
-      if (w >= 0) return ['NON_FINITE_WINDOW', `window value ${w} (bar ${Math.floor(w / windowChannels)}, channel ${w % windowChannels}) is ${v.window[w]}`];
-    }
-    return null;
   }
 
   /** Runs every model once over the accepted vectors: probabilities per model (null for a model that failed). */
@@ -352,8 +229,8 @@ export class EnsembleDesk {
     const accepted: FeatureVector[] = [];
     const result: Outgoing[] = [];
     for (const v of batch) {
-      const why = this.reject(v);
-      if (why) result.push(out('feat.vectors.v1.dlq', instrumentKey(v), deadLetter(v, why[0], why[1], tsInit)));
+      const why = rejectionOf(this.inputs, v);
+      if (why) result.push(out('feat.vectors.v1.dlq', instrumentKey(v), vectorDeadLetter(v, why[0], why[1], tsInit)));
       else accepted.push(v);
     }
     if (accepted.length === 0) return result;

@@ -8,7 +8,7 @@ import type { Outgoing } from '../../schemas/ports.ts';
 import type { RegistryEvent } from '../../schemas/registry-event.ts';
 import { EnsembleDesk, type EnsembleDeskDeps } from './desk.ts';
 
-export { EnsembleConfigError, VECTOR_REJECTIONS, type VectorRejection } from './desk.ts';
+export { EnsembleConfigError, VECTOR_REJECTIONS, type VectorRejection } from './inputs.ts';
 
 /**
  * How the ensemble stage follows the model registry: given a registry event, the models to serve from now on (loading
