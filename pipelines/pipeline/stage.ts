@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { Observable, type Subscription } from 'rxjs';
 import type { ClassifierModel } from '../../models/model-port.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import type { DeadLetter } from '../../schemas/dead-letter.ts';
+import type { EnsembleSignal } from '../../schemas/ensemble-signal.ts';
+import { FeatureVectorSchema, type FeatureVector } from '../../schemas/feature-vector.ts';
 import { METRICS, defineCounter } from '../../schemas/metrics.ts';
 import type { Journal, Outgoing } from '../../schemas/ports.ts';
 import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
@@ -101,6 +105,8 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
   const tracker = new InflightTracker();
   let stopping = false;
   let journalStage: JournalStage | undefined;
+  /** Runs the stage's timers due within the ensemble's longest wait (set once the stage's scheduler exists). */
+  let flushTimers = (): void => undefined;
   let commits: Promise<void> = Promise.resolve();
 
   // Commits what is finished once everything published so far is acknowledged: an offset never runs ahead of its outputs.
@@ -132,6 +138,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
       if (!EPIC_STAGES.has(spec.name)) throw new StageNotRunnableError(spec.name, 'no epic');
       const stage = spec.name as EpicStage;
       const scheduler = new ReplayScheduler(0);
+      flushTimers = () => scheduler.advanceTo(scheduler.now() + config.ensemble.maxWaitMs);
       let models: readonly ClassifierModel[] = [];
       let served: ServedModels | undefined;
       let swap: StageDeps['swap'];
@@ -154,6 +161,21 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
       }
       const msgIn = defineCounter(meter, METRICS.messagesIn);
       const msgOut = defineCounter(meter, METRICS.messagesOut);
+      // The ensemble holds a vector in a micro-batch until a later bar (or its timer) flushes it: a vector is finished
+      // only when its signal (or its dead letter) has been published, not when it entered the batch.
+      const awaitingSignal = new Map<string, () => void>();
+      const vectorCodec = codecFor(FeatureVectorSchema);
+      const outputFinishes = (o: Outgoing): void => {
+        if (awaitingSignal.size === 0) return;
+        let id: string | undefined;
+        if (o.topic === 'ens.signals.v1') id = (o.value as EnsembleSignal).featureId;
+        else if (o.topic === 'feat.vectors.v1.dlq') id = vectorCodec.decode((o.value as DeadLetter).payload).id;
+        const finish = id === undefined ? undefined : awaitingSignal.get(id);
+        if (finish) {
+          awaitingSignal.delete(id!);
+          finish();
+        }
+      };
       // A record is finished when its synchronous processing returned and the async work (inference) pending then settled.
       const input = <T extends TopicName>(topic: T, st: EpicStage): Observable<Topics[T]> =>
         new Observable<Topics[T]>((sub) =>
@@ -165,6 +187,11 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
               const finish = offsets.delivered(r.topic, r.partition, r.offset);
               // Event time drives the stage's clock, as the replay scheduler does in qt run.
               scheduler.advanceTo(Math.max(scheduler.now(), (r.value as { tsEvent: number }).tsEvent));
+              if (st === 'ensemble' && topic === 'feat.vectors.v1') {
+                awaitingSignal.set((r.value as FeatureVector).id, finish);
+                sub.next(r.value);
+                return;
+              }
               sub.next(r.value);
               if (tracker.pending.size === 0) return finish();
               // Outputs of the work are published from its continuations: finish after they ran.
@@ -182,6 +209,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
               const p = bus.publish(o.topic, o.key, o.value);
               pending.add(p);
               p.then(() => pending.delete(p), fail);
+              outputFinishes(o);
             },
             error: fail,
           }),
@@ -214,6 +242,8 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
         (async () => {
           stopping = true;
           while (tracker.pending.size > 0 || offsets.unfinished() > 0) {
+            // Time flushes what waits on a timer (the ensemble's micro-batch): no later record will come to do it.
+            flushTimers();
             await Promise.allSettled([...tracker.pending]);
             await new Promise<void>((r) => setImmediate(r));
             if (failure !== undefined) throw failure;

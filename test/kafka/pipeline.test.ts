@@ -4,8 +4,10 @@
  * on SIGTERM (exit 0, committed offsets cover every bar), and after a restart produces nothing for committed bars.
  *
  * Covered: the stage process's wiring, readiness, commit-after-acknowledge on drain, the clean leave and resume.
- * Not covered here: kill -9 and parity of the whole chain (issue 4's crash and parity tests), the ensemble's async
- * inference (same commit rule, exercised only through OffsetTracker's own spec), the journal stage as a process.
+ * `qt pipeline ensemble` the same way: one signal per vector with the shipped ONNX members, and a SIGTERM flushes the
+ * micro-batch still waiting for a later bar before it commits (a vector counts as done only once its signal is out).
+ * Not covered here: kill -9 and parity of the whole chain (issue 4's crash and parity tests), the journal stage as a
+ * process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { featuresEpic } from '../../pipelines/features/epic.ts';
 import type { Bar } from '../../schemas/bar.ts';
+import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
 import { genBars } from '../fixtures/gen-bars.ts';
@@ -56,7 +59,7 @@ function startStage(stage: string): StageChild {
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin', 'qt.mjs'), 'pipeline', stage, '--bootstrap', mc.bootstrap, '--metrics-port', '0', '--session-timeout', '6000', '--fetch-wait', '100', '--commit-every', '200', '--journal', join(tmp, 'journal')],
-    { cwd: ROOT, env: { ...process.env, QT_DEBUG: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, env: { ...process.env, QT_DEBUG: '1', QT_ENSEMBLE_REGISTRY_DIR: join(tmp, 'registry') }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
   const s: StageChild = {
@@ -132,6 +135,34 @@ describe('qt pipeline features over Kafka', () => {
     expect(await second.exit, second.stderr).toBe(0);
     expect(reader.errors).toEqual([]);
   }, 60_000);
+
+  it('runs the ensemble: one signal per vector, and SIGTERM flushes the waiting micro-batch before it commits', async () => {
+    const t0 = Date.UTC(2025, 0, 13);
+    const symbols = ['SOL/USDT', 'XRP/USDT'];
+    const series = symbols.map((symbol, i) => genBars({ n: 90, seed: 21 + i, exchange: 'binance', symbol, startOpenTime: t0, startPrice: 50 * (i + 1) }));
+    const bars: Bar[] = series[0]!.flatMap((b, i) => [b, series[1]![i]!]);
+    const vectors = (await lastValueFrom(featuresEpic({ bars: of(...bars) }, { scheduler: queueScheduler }).pipe(toArray()))).map((o) => o.value as FeatureVector);
+    expect(vectors.length).toBeGreaterThan(40);
+    await Promise.all(vectors.map((v) => bus.publish('feat.vectors.v1', instrumentKey(v), v)));
+    const signals = collect(bus, 'ens.signals.v1', 'qt.test-signals');
+
+    // The topic also holds the vectors the features test above produced: the stage votes on all of them.
+    const ends = await endOffsets(admin, 'feat.vectors.v1');
+    const total = ends.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(vectors.length);
+    const stage = startStage('ensemble');
+    await waitReady(stage);
+    // Every bar but the last is flushed by the next one; the last waits for a later bar or its timer.
+    await waitFor(() => signals.got.length >= total - symbols.length, 30_000, `signals (${stage.stderr})`);
+    stage.child.kill('SIGTERM');
+    expect(await stage.exit, stage.stderr).toBe(0);
+    await waitFor(() => signals.got.length >= total, 10_000, 'the last batch\'s signals');
+    const voted = signals.got.map((r) => r.value.featureId);
+    expect(new Set(voted).size).toBe(total);
+    for (const v of vectors) expect(voted).toContain(v.id);
+    const committed = await committedOffsets(admin, 'qt.ensemble', 'feat.vectors.v1');
+    expect(committed.map((c, p) => (ends[p] === 0 ? 0 : c))).toEqual(ends);
+  }, 90_000);
 
   it('exits non-zero on a usage problem: an unknown stage', async () => {
     const s = startStage('featurez');
