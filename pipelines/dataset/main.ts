@@ -1,11 +1,6 @@
-import { Subject } from 'rxjs';
-import { filter, map } from 'rxjs/operators';
-import type { Bar } from '../../schemas/bar.ts';
-import type { SourceRecord } from '../../schemas/source-record.ts';
-import type { Trade } from '../../schemas/trade.ts';
 import type { Config } from '../config.ts';
-import { ingestEpic } from '../ingest/epic.ts';
 import { ReplayScheduler } from '../replay-scheduler.ts';
+import { marketBars } from '../run/market-bars.ts';
 import { openMarket } from '../run/market.ts';
 import { exportDataset, type ExportOptions, type ExportSummary } from './export.ts';
 import type { WalkForwardSplits } from './splits.ts';
@@ -29,23 +24,8 @@ export interface MarketExportResult {
 export async function exportMarketDataset(config: Config, opts: Omit<ExportOptions, 'bars$' | 'scheduler'>): Promise<MarketExportResult> {
   const market = await openMarket(config);
   const scheduler = new ReplayScheduler(market.fromMs);
-  const trades = new Subject<SourceRecord<Trade>>();
-  const barsIn = new Subject<SourceRecord<Bar>>();
-  let bars = 0;
-  let deadLetters = 0;
-  const bars$ = ingestEpic(
-    { trades, bars: barsIn },
-    { scheduler, allowedLatenessMs: config.market.allowedLatenessMs, maxJump: config.market.maxJump, symbols: market.instruments },
-  ).pipe(
-    filter((o) => {
-      if (o.topic.endsWith('.dlq')) deadLetters++;
-      return o.topic === 'md.bars.1m.v1';
-    }),
-    map((o) => {
-      bars++;
-      return o.value as Bar;
-    }),
-  );
+  const replay = marketBars(market, scheduler, config.market);
+  const { bars$ } = replay;
   // exportDataset subscribes before its first await, so every record pushed below reaches it.
   const done = exportDataset({ ...opts, bars$, scheduler });
   // If the export fails early, stop feeding it and report its error.
@@ -54,16 +34,11 @@ export async function exportMarketDataset(config: Config, opts: Omit<ExportOptio
   try {
     for await (const chunk of market.chunks()) {
       if (failed) break;
-      for (const item of chunk) {
-        scheduler.setTime(item.tsEvent);
-        if (item.kind === 'trade') trades.next(item.record);
-        else barsIn.next(item.record);
-      }
+      for (const item of chunk) replay.push(item);
     }
   } finally {
-    trades.complete();
-    barsIn.complete();
+    replay.complete();
   }
   const summary = await done;
-  return { market: market.description, bars, deadLetters, summary };
+  return { market: market.description, bars: replay.counts.bars, deadLetters: replay.counts.deadLetters, summary };
 }

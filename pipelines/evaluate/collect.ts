@@ -1,20 +1,16 @@
-import { Subject } from 'rxjs';
-import { filter, map } from 'rxjs/operators';
+import { map } from 'rxjs/operators';
 import { inputWidth } from '../../models/card.ts';
 import { ModelInputError } from '../../models/errors.ts';
 import type { ClassifierModel } from '../../models/model-port.ts';
 import { softVote } from '../../operators/ensemble/soft-vote.ts';
 import type { LabelSpec } from '../../operators/ensemble/scoring.ts';
 import { featureIndex } from '../../operators/features/feature-set.ts';
-import type { Bar } from '../../schemas/bar.ts';
 import type { FeatureVector } from '../../schemas/feature-vector.ts';
-import type { SourceRecord } from '../../schemas/source-record.ts';
-import type { Trade } from '../../schemas/trade.ts';
 import { forwardReturns } from '../dataset/forward-returns.ts';
 import { rowLabel } from '../dataset/export.ts';
 import { featuresEpic } from '../features/epic.ts';
-import { ingestEpic } from '../ingest/epic.ts';
 import { ReplayScheduler } from '../replay-scheduler.ts';
+import { marketBars } from '../run/market-bars.ts';
 import type { Market } from '../run/market.ts';
 import { EvaluationError } from './errors.ts';
 import type { ScoredRows } from './evaluate.ts';
@@ -85,9 +81,8 @@ export async function collectScoredRows(market: Market, models: readonly Classif
   const barMs = opts.barMs ?? 60_000;
   const batchRows = opts.batchRows ?? 8192;
   const scheduler = new ReplayScheduler(market.fromMs);
-  const trades = new Subject<SourceRecord<Trade>>();
-  const barsIn = new Subject<SourceRecord<Bar>>();
-  const counts = { bars: 0, ingestDeadLetters: 0, vectors: 0, unlabelled: 0, rejected: 0 };
+  const replay = marketBars(market, scheduler, opts);
+  const counts = { vectors: 0, unlabelled: 0, rejected: 0 };
   const instruments: { exchange: string; symbol: string }[] = [];
   const instrumentOf = new Map<string, number>();
   const cols = new Columns(models.length);
@@ -95,20 +90,7 @@ export async function collectScoredRows(market: Market, models: readonly Classif
   let failure: unknown;
   let completed = false;
 
-  const bars$ = ingestEpic(
-    { trades, bars: barsIn },
-    { scheduler, allowedLatenessMs: opts.allowedLatenessMs, ...(opts.maxJump !== undefined ? { maxJump: opts.maxJump } : {}), symbols: market.instruments },
-  ).pipe(
-    filter((o) => {
-      if (o.topic.endsWith('.dlq')) counts.ingestDeadLetters++;
-      return o.topic === 'md.bars.1m.v1';
-    }),
-    map((o) => {
-      counts.bars++;
-      return o.value as Bar;
-    }),
-  );
-  const sub = featuresEpic({ bars: bars$ }, { scheduler })
+  const sub = featuresEpic({ bars: replay.bars$ }, { scheduler })
     .pipe(
       map((o) => o.value as FeatureVector),
       forwardReturns(opts.label.horizonBars, barMs),
@@ -182,16 +164,11 @@ export async function collectScoredRows(market: Market, models: readonly Classif
 
   try {
     for await (const chunk of market.chunks()) {
-      for (const item of chunk) {
-        scheduler.setTime(item.tsEvent);
-        if (item.kind === 'trade') trades.next(item.record);
-        else barsIn.next(item.record);
-      }
+      for (const item of chunk) replay.push(item);
       if (failure !== undefined) throw failure;
       if (pending.length >= batchRows) await scoreBatch();
     }
-    trades.complete();
-    barsIn.complete();
+    replay.complete();
     if (failure !== undefined) throw failure;
     if (!completed) throw new Error('evaluate: the feature stream did not complete with its inputs');
     await scoreBatch();
@@ -208,6 +185,6 @@ export async function collectScoredRows(market: Market, models: readonly Classif
     ret1: Float64Array.from(cols.ret1),
     modelProbs: cols.models.map((m) => Float32Array.from(m)),
     ensembleProbs: Float64Array.from(cols.ensemble),
-    counts,
+    counts: { bars: replay.counts.bars, ingestDeadLetters: replay.counts.deadLetters, ...counts },
   };
 }
