@@ -9,6 +9,8 @@ import { FakeModel } from '../models/testing/fake-model.ts';
 import { loadConfig } from './config.ts';
 import { FakeRegistry, FakeTrainer } from './learning/fakes.ts';
 import { wireChain } from './run/chain.ts';
+import { InflightTracker } from './run/stage-wiring.ts';
+import { isStepped, STEP_TOPIC } from './pipeline/steps.ts';
 import { EXTERNAL_PRODUCERS, METRICS_BASE_PORT, STAGE_NAMES, STAGES, stageOf, UnknownStageError } from './stages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -40,7 +42,10 @@ function consumedByChain(): Map<string, Set<string>> {
     },
     swap: { apply: async () => null, release: async () => undefined },
     learning: { trainer: new FakeTrainer(), registry: new FakeRegistry() },
+    inflight: new InflightTracker(),
+    steps: new InflightTracker(),
   });
+  for (const s of chain.stages) s.stop();
   chain.wireIngest();
   for (const s of chain.subs) s.unsubscribe();
   return seen;
@@ -82,7 +87,9 @@ describe('STAGES', () => {
   it('consumes what pipelines/run/chain.ts wires for each stage', () => {
     const wired = consumedByChain();
     for (const s of STAGES.filter((x) => x.name !== 'ingest' && x.name !== 'journal')) {
-      expect([...(wired.get(s.group) ?? [])].sort(), s.name).toEqual([...s.inputs].sort());
+      // The stages of the chain also read the step marks (the step protocol, pipelines/pipeline/steps.ts).
+      const expected = [...s.inputs, ...(isStepped(s.name) ? [STEP_TOPIC] : [])];
+      expect([...(wired.get(s.group) ?? [])].sort(), s.name).toEqual(expected.sort());
     }
     // Ingest is fed by the market source; the journal stage is started beside the chain on every topic.
     expect(wired.has('qt.ingest')).toBe(false);

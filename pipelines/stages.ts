@@ -114,6 +114,7 @@ export const STAGE_NAMES: readonly StageName[] = STAGES.map((s) => s.name);
 export const EXTERNAL_PRODUCERS: Readonly<Partial<Record<DataTopic, string>>> = Object.freeze({
   'model.registry.v1': 'the model registry feed (qt models; qt run publishes the registry directory)',
   'eval.metrics.v1': 'qt evaluate',
+  'pipe.steps.v1': 'the step runner of every stage of the chain, ingest to exits (pipelines/pipeline/steps.ts)',
 });
 
 /** A stage name that is not one of STAGES: a typo on the command line or in a deployment file. */

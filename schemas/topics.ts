@@ -17,6 +17,7 @@ import { LearningEventSchema, type LearningEvent } from './learning-event.ts';
 import { SupervisorEventSchema, type SupervisorEvent } from './supervisor-event.ts';
 import { MemberScoreSchema, type MemberScore } from './member-score.ts';
 import { EvalMetricSchema, type EvalMetric } from './eval-metric.ts';
+import { StepMarkSchema, type StepMark } from './step-mark.ts';
 
 /** The message type of each data topic. Topic settings live in deploy/kafka/topics.json; a test keeps both in step. */
 export interface DataTopics {
@@ -37,6 +38,7 @@ export interface DataTopics {
   'model.registry.v1': RegistryEvent;
   'model.learning.v1': LearningEvent;
   'eval.metrics.v1': EvalMetric;
+  'pipe.steps.v1': StepMark;
 }
 /** A data topic name. */
 export type DataTopic = keyof DataTopics;
@@ -66,6 +68,7 @@ export const DATA_TOPIC_SCHEMAS: { readonly [K in DataTopic]: RecordSchema<DataT
   'model.registry.v1': RegistryEventSchema,
   'model.learning.v1': LearningEventSchema,
   'eval.metrics.v1': EvalMetricSchema,
+  'pipe.steps.v1': StepMarkSchema,
 };
 
 /** Every data topic name, in flow order. */

@@ -8,8 +8,10 @@ import type { ClassifierModel } from '../../models/model-port.ts';
 import type { Config } from '../../pipelines/config.ts';
 import { ReplayScheduler } from '../../pipelines/replay-scheduler.ts';
 import { startBusMetrics } from '../../pipelines/run/bus-metrics.ts';
-import { InflightTracker, wireChain } from '../../pipelines/run/chain.ts';
-import { openMarket, type MarketItem } from '../../pipelines/run/market.ts';
+import { wireChain } from '../../pipelines/run/chain.ts';
+import { replayMarket } from '../../pipelines/run/replay.ts';
+import { InflightTracker } from '../../pipelines/run/stage-wiring.ts';
+import { openMarket } from '../../pipelines/run/market.ts';
 import type { Bus, Meter } from '../../schemas/ports.ts';
 import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName } from '../../schemas/topics.ts';
 import { PromMeter } from '../../sinks/prometheus.ts';
@@ -39,7 +41,8 @@ export async function runChain(config: Config, models: readonly ClassifierModel[
   const fail = (e: unknown): void => {
     failure ??= e;
   };
-  const chain = wireChain({ bus, scheduler, meter, models: wrapped, config, instruments: market.instruments, fail });
+  const steps = new InflightTracker();
+  const chain = wireChain({ bus, scheduler, meter, models: wrapped, config, instruments: market.instruments, fail, inflight: tracker, steps });
   const { subs, trades, bars } = chain;
 
   const allTopics: TopicName[] = [...DATA_TOPICS, ...DATA_TOPICS.map((t: DataTopic) => dlqOf(t))];
@@ -47,39 +50,28 @@ export async function runChain(config: Config, models: readonly ClassifierModel[
   subs.push(startBusMetrics(bus, meter, allTopics));
   chain.wireIngest();
 
-  const settle = async (stepMs: number): Promise<void> => {
+  const settle = async (step: number): Promise<void> => {
     for (;;) {
-      scheduler.advanceTo(stepMs);
-      if (tracker.pending.size > 0) await Promise.allSettled([...tracker.pending]);
-      await new Promise<void>((r) => setImmediate(r));
       if (failure) throw failure;
-      if (tracker.pending.size === 0) return;
+      if (tracker.pending.size === 0 && steps.pending.size === 0 && chain.stages.every((s) => s.lastStep() >= step)) return;
+      await Promise.allSettled([...tracker.pending, ...steps.pending]);
+      await new Promise<void>((r) => setImmediate(r));
     }
-  };
-  const push = (item: MarketItem): void => {
-    scheduler.setTime(item.tsEvent);
-    if (item.kind === 'trade') trades.next(item.record);
-    else bars.next(item.record);
   };
 
   const t1 = performance.now();
   let t2 = t1;
-  let step = Number.NaN;
   try {
-    for await (const chunk of market.chunks()) {
-      for (const item of chunk) {
-        const itemStep = Math.floor(item.tsEvent / MINUTE) * MINUTE;
-        if (itemStep !== step) {
-          if (!Number.isNaN(step)) await settle(itemStep);
-          step = itemStep;
-        }
-        push(item);
-      }
-      if (failure) throw failure;
-    }
-    trades.complete();
-    bars.complete();
-    await settle(Number.isNaN(step) ? market.toMs : step + 2 * MINUTE);
+    await replayMarket(market, {
+      scheduler,
+      publisher: chain.ingest,
+      trades,
+      bars,
+      check: () => {
+        if (failure) throw failure;
+      },
+      afterMark: (step) => settle(step),
+    });
     if (failure) throw failure;
     t2 = performance.now();
   } finally {

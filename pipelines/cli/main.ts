@@ -14,8 +14,8 @@ Usage:
   qt evaluate             walk-forward backtest of the ensemble and each member: journal rows and an HTML report
   qt topics diff|apply    bring a Kafka cluster's topics in line with deploy/kafka/topics.json (qt topics help)
   qt schemas check        every message schema against its history and a schema registry (qt schemas help)
-  qt pipeline <stage>     one stage as its own process over Kafka (features, ensemble, brains, risk, execution, exits,
-                          journal, learning; first version: not yet parity-checked against qt run)
+  qt pipeline <stage>     one stage as its own process over Kafka (ingest, features, ensemble, brains, risk, execution,
+                          exits, journal): together they write the journal qt run writes
   qt help                 this text
 
 Run flags:

@@ -1,25 +1,30 @@
 import { ConfigError } from '../config.ts';
 import { STAGE_NAMES, stageOf } from '../stages.ts';
 import { formatFlags, type FlagSpec } from './args.ts';
-import { COMMON, configFrom, type CliIo } from './common.ts';
+import { COMMON, configFrom, RUN_FLAGS, type CliIo } from './common.ts';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'bootstrap', kind: 'list', path: ['kafka', 'bootstrap'], value: 'host:port,...', help: 'Kafka bootstrap servers (or QT_KAFKA_BOOTSTRAP)' },
   { name: 'schema-registry', kind: 'string', path: ['kafka', 'schemaRegistryUrl'], value: 'url', help: 'Confluent schema registry (default: schema ids from schemas/history)' },
   { name: 'metrics-port', kind: 'string', value: 'port', help: "/metrics, /livez, /readyz (default: the stage's port from 9464 up; 0 = any free port)" },
   { name: 'drain-deadline', kind: 'string', value: 'ms', help: 'on SIGTERM/SIGINT: drain, commit and leave within this long, else exit 1 (default 10000)' },
-  { name: 'commit-every', kind: 'string', value: 'ms', help: 'commit finished input offsets this often, behind acknowledged outputs (default 1000)' },
+  { name: 'commit-every', kind: 'string', value: 'ms', help: 'journal: flush and commit offsets this often (default 1000)' },
   { name: 'session-timeout', kind: 'string', value: 'ms', help: 'Kafka consumer session timeout (default 30000)' },
   { name: 'fetch-wait', kind: 'string', value: 'ms', help: 'longest wait of a Kafka fetch (default 500)' },
   { name: 'registry', kind: 'string', path: ['ensemble', 'registryDir'], value: 'dir', help: 'model registry of the ensemble and learning stages (default ./var/registry)' },
-  { name: 'learning', kind: 'boolean', path: ['learning', 'enabled'], help: 'enable continuous learning (needed by the learning stage)' },
+  { name: 'broken-commit-before-write', kind: 'boolean', help: 'DELIBERATELY BROKEN, crash test only: the journal commits offsets before it writes' },
+  // ingest replays the market qt run would: the same flags.
+  ...RUN_FLAGS.filter((f) => ['data', 'symbols', 'from', 'to', 'days', 'seed', 'speed'].includes(f.name)),
 ];
 
 const USAGE = `Usage: qt pipeline <stage> [flags]
 
-Runs one stage as its own process over Kafka, in consumer group qt.<stage>. Stages: ${STAGE_NAMES.filter((s) => s !== 'ingest').join(', ')}.
-Ready (/readyz) once the group is joined and the schemas resolved; SIGTERM or SIGINT drains, commits, leaves the group
-and exits 0 (1 past the drain deadline); an unrecoverable error exits 1.
+Runs one stage as its own process over Kafka, in consumer group qt.<stage>. Stages: ${STAGE_NAMES.filter((s) => s !== 'learning').join(', ')}.
+ingest replays the market (--data, --days, ...) and exits 0 at its end. The chain's stages process the market in bar
+steps (docs/distributed-stages.md), so together they write the journal qt run writes on the same market; after a
+restart a stage rebuilds its state from its retained inputs. The journal commits its offsets after each flush.
+Ready (/readyz) once the group is joined and the schemas resolved; SIGTERM or SIGINT finishes the step in progress,
+leaves the group and exits 0 (1 past the drain deadline); an unrecoverable error exits 1.
 
 Flags:
 ${formatFlags([...FLAGS, ...COMMON])}
@@ -81,6 +86,7 @@ export async function pipelineCli(argv: readonly string[], io: CliIo): Promise<n
       stderr: io.stderr,
       signal: abort.signal,
       consumer: { sessionTimeoutMs, maxWaitTimeMs, heartbeatIntervalMs: Math.max(100, Math.floor(sessionTimeoutMs / 10)) },
+      brokenCommitBeforeWrite: own['broken-commit-before-write'] === true,
     });
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

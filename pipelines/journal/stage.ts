@@ -29,7 +29,17 @@ export const WRITE_CHUNK = 512;
 export function startJournalStage(
   bus: Bus,
   journal: Journal,
-  opts: { readonly group: string; readonly topics: readonly TopicName[]; readonly flushEveryRows: number; readonly onError: (e: unknown) => void },
+  opts: {
+    readonly group: string;
+    readonly topics: readonly TopicName[];
+    readonly flushEveryRows: number;
+    readonly onError: (e: unknown) => void;
+    /**
+     * DELIBERATELY BROKEN, for the crash test only: commits each record's offset as soon as it arrives, before it is
+     * written. A kill then loses the rows received but not yet flushed; the crash test must catch it.
+     */
+    readonly brokenCommitBeforeWrite?: boolean;
+  },
 ): JournalStage {
   const topics = opts.topics;
   let rows = 0;
@@ -82,6 +92,7 @@ export function startJournalStage(
           batch.push(r.value);
           rows++;
           received[i]![r.partition] = r.offset;
+          if (opts.brokenCommitBeforeWrite) bus.commit(opts.group, topic, r.partition, r.offset).catch(opts.onError);
           if (batch.length >= WRITE_CHUNK) handOver(i);
           if (++sinceFlush[i]! >= opts.flushEveryRows) void flush();
         },

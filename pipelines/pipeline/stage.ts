@@ -1,27 +1,27 @@
-import { join } from 'node:path';
-import { Observable, type Subscription } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
 import type { ClassifierModel } from '../../models/model-port.ts';
-import { codecFor } from '../../schemas/codec.ts';
-import type { DeadLetter } from '../../schemas/dead-letter.ts';
-import type { EnsembleSignal } from '../../schemas/ensemble-signal.ts';
-import { FeatureVectorSchema, type FeatureVector } from '../../schemas/feature-vector.ts';
+import type { Bar } from '../../schemas/bar.ts';
 import { METRICS, defineCounter } from '../../schemas/metrics.ts';
-import type { Journal, Outgoing } from '../../schemas/ports.ts';
-import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
+import type { Journal } from '../../schemas/ports.ts';
+import type { SourceRecord } from '../../schemas/source-record.ts';
+import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName } from '../../schemas/topics.ts';
+import type { Trade } from '../../schemas/trade.ts';
 import { openJournal } from '../../sinks/journal/open.ts';
 import { PromMeter, startMetricsServer, type MetricsServer } from '../../sinks/prometheus.ts';
 import { KafkaBus, type KafkaConsumerTuning } from '../../sources/kafka/kafka-bus.ts';
 import { schemaIdsFor } from '../../sources/kafka/schema-registry.ts';
 import { ConfigError, type Config } from '../config.ts';
 import { startJournalStage, type JournalStage } from '../journal/stage.ts';
-import type { Trainer } from '../learning/ports.ts';
-import { PythonTrainer } from '../learning/python-trainer.ts';
 import { ReplayScheduler } from '../replay-scheduler.ts';
-import { InflightTracker, wireStage, type EpicStage, type StageDeps } from '../run/chain.ts';
-import { learningRegistry } from '../run/learning-registry.ts';
+import { wireIngestStage } from '../run/chain.ts';
+import { openMarket } from '../run/market.ts';
+import { startRegistryFeed } from '../run/registry-feed.ts';
+import { replayMarket } from '../run/replay.ts';
 import { openServedModels, type ServedModels } from '../run/served-models.ts';
+import { InflightTracker, type StageDeps } from '../run/stage-wiring.ts';
 import { stageOf, type StageName } from '../stages.ts';
-import { OffsetTracker } from './offsets.ts';
+import { startSteppedStage, type SteppedStageHandle } from './stepped-stage.ts';
+import { isStepped, StepPublisher, type SteppedStage } from './steps.ts';
 
 /** A stage `qt pipeline` cannot run as a process of its own yet. */
 export class StageNotRunnableError extends Error {
@@ -48,7 +48,7 @@ export interface StageProcessOptions {
   readonly metricsPort: number;
   /** After the stop signal, drain, commit and leave the group within this long, or give up (exit code 1). */
   readonly drainDeadlineMs: number;
-  /** Offsets are committed this often (wall time), after the outputs so far are acknowledged. */
+  /** The journal flushes and commits its offsets this often (wall time). */
   readonly commitEveryMs: number;
   readonly stderr: NodeJS.WritableStream;
   /** Aborting starts the drain (SIGTERM, SIGINT). */
@@ -57,23 +57,29 @@ export interface StageProcessOptions {
   readonly onReady?: (metricsUrl: string) => void;
   /** Consumer tuning of the Kafka bus (tests on the mock cluster shorten it). */
   readonly consumer?: KafkaConsumerTuning;
+  /** DELIBERATELY BROKEN journal that commits before it writes: only for the crash test to prove it catches one. */
+  readonly brokenCommitBeforeWrite?: boolean;
 }
 
-const EPIC_STAGES: ReadonlySet<string> = new Set<EpicStage>(['features', 'ensemble', 'learning', 'brains', 'risk', 'execution', 'exits']);
-
 /**
- * Runs one stage as its own process over Kafka (`qt pipeline <stage>`): wires the stage's epic exactly as `qt run`
- * does (wireStage), in consumer group `qt.<stage>`, serves /metrics, /livez and /readyz (ready once the group is joined
- * and the schemas resolved). Offsets are committed periodically and on drain, only up to records whose processing
- * (and the inference it started) finished, and only once every output published so far is acknowledged. The journal
- * stage commits after its flush. Resolves with the exit code: 0 after a drain on the signal, 1 on any failure
- * (crash-only: nothing is committed after it) or when the drain outlasts its deadline.
+ * Runs one stage as its own process over Kafka (`qt pipeline <stage>`), serving /metrics, /livez and /readyz (ready
+ * once its consumer group is joined and its schemas resolved).
+ *
+ * - ingest replays the configured market (the same driver as `qt run`) under the step protocol and exits 0 at its end.
+ * - The chain's stages (features … exits) run under the step protocol exactly as in `qt run` (startSteppedStage). They
+ *   commit no offsets: their state is a deterministic function of their inputs, so a restarted stage reads its retained
+ *   inputs from the start, rebuilds its state and publishes its steps again (same ids, same step tags), and the
+ *   consumers drop what they already have. A step's mark, published after its outputs are acknowledged, is its
+ *   progress. The ensemble process also publishes the registry directory's log on model.registry.v1.
+ * - The journal commits its offsets after each flush.
+ *
+ * Resolves with the exit code: 0 after a drain on the signal (or at the end of ingest's market), 1 on any failure
+ * (crash-only) or when the drain outlasts its deadline.
  */
 export async function runStage(config: Config, opts: StageProcessOptions): Promise<number> {
   const spec = stageOf(opts.stage);
-  if (spec.name === 'ingest') throw new StageNotRunnableError(spec.name, 'ingest reads a market source, not a topic; not supported as a process yet (use qt run)');
   if (config.kafka.bootstrap.length === 0) throw new ConfigError(['qt pipeline needs Kafka: set kafka.bootstrap (--bootstrap host:port or QT_KAFKA_BOOTSTRAP)']);
-  if (spec.name === 'learning' && !config.learning.enabled) throw new ConfigError(['the learning stage runs only with learning.enabled (--learning)']);
+  if (spec.name === 'learning') throw new StageNotRunnableError(spec.name, 'continuous learning runs inside qt run only (--learning); not as a process yet');
   const group = spec.group;
   const closers: (() => Promise<unknown>)[] = [];
   let failure: unknown;
@@ -82,6 +88,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
     failure ??= e;
     wake();
   };
+  let ended = false;
   const stopped = new Promise<void>((resolve) => {
     wake = resolve;
     if (opts.signal.aborted) resolve();
@@ -99,29 +106,10 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
   closers.push(() => bus.close());
   let ready = false;
   let server: MetricsServer | undefined;
-  const subs: Subscription[] = [];
-  const pending = new Set<Promise<void>>();
-  const offsets = new OffsetTracker();
-  const tracker = new InflightTracker();
-  let stopping = false;
   let journalStage: JournalStage | undefined;
-  /** Runs the stage's timers due within the ensemble's longest wait (set once the stage's scheduler exists). */
-  let flushTimers = (): void => undefined;
-  let commits: Promise<void> = Promise.resolve();
-
-  // Commits what is finished once everything published so far is acknowledged: an offset never runs ahead of its outputs.
-  const commitFinished = (): Promise<void> => {
-    commits = commits.then(async () => {
-      if (failure !== undefined) return;
-      if (journalStage) return journalStage.flush();
-      const done = offsets.take();
-      await Promise.all([...pending]);
-      if (failure !== undefined) return;
-      for (const c of done) await bus.commit(group, c.topic as TopicName, c.partition, c.offset);
-    });
-    commits.catch(fail);
-    return commits;
-  };
+  let stepped: SteppedStageHandle | undefined;
+  let replay: Promise<boolean> | undefined;
+  const subs: Subscription[] = [];
 
   try {
     server = await startMetricsServer({ host: config.metrics.host, port: opts.metricsPort, meter, ready: () => ready && failure === undefined });
@@ -129,93 +117,74 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
     log(`metrics on ${server.url}/metrics`);
     await bus.connect();
 
+    let startReplay: (() => Promise<boolean>) | undefined;
     if (spec.name === 'journal') {
       const journal: Journal = await openJournal(config.journal, { meter });
       closers.push(() => journal.close());
       const topics: TopicName[] = [...DATA_TOPICS, ...DATA_TOPICS.map((t: DataTopic) => dlqOf(t))];
-      journalStage = startJournalStage(bus, journal, { group, topics, flushEveryRows: config.journal.batchRows, onError: fail });
-    } else {
-      if (!EPIC_STAGES.has(spec.name)) throw new StageNotRunnableError(spec.name, 'no epic');
-      const stage = spec.name as EpicStage;
-      const scheduler = new ReplayScheduler(0);
-      flushTimers = () => scheduler.advanceTo(scheduler.now() + config.ensemble.maxWaitMs);
+      if (opts.brokenCommitBeforeWrite) log('DELIBERATELY BROKEN: commits offsets before the write (crash test only)');
+      journalStage = startJournalStage(bus, journal, { group, topics, flushEveryRows: config.journal.batchRows, onError: fail, brokenCommitBeforeWrite: opts.brokenCommitBeforeWrite });
+      const timer = setInterval(() => void journalStage!.flush().catch(fail), opts.commitEveryMs);
+      closers.push(async () => clearInterval(timer));
+    } else if (spec.name === 'ingest') {
+      const market = await openMarket(config);
+      const scheduler = new ReplayScheduler(market.fromMs);
+      const publisher = new StepPublisher(bus, 'ingest');
+      const trades = new Subject<SourceRecord<Trade>>();
+      const bars = new Subject<SourceRecord<Bar>>();
+      const msgOut = defineCounter(meter, METRICS.messagesOut);
+      subs.push(
+        wireIngestStage({ scheduler, config, instruments: market.instruments }, { trades, bars }).subscribe({
+          next: (o) => {
+            msgOut.inc({ stage: 'ingest', topic: o.topic });
+            publisher.publish(o).catch(fail);
+          },
+          error: fail,
+        }),
+      );
+      const wallStart = Date.now(); // arch-allow: pacing of the replay is wall time
+      let steps = 0;
+      startReplay = () =>
+        replayMarket(market, {
+          scheduler,
+          publisher,
+          trades,
+          bars,
+          signal: opts.signal,
+          check: () => {
+            if (failure !== undefined) throw failure;
+          },
+          afterMark: async (step) => {
+            steps += 1;
+            if (config.run.speed === 'max') return;
+            const waitMs = (step - market.fromMs) / config.run.speed - (Date.now() - wallStart); // arch-allow: pacing
+            if (waitMs > 2) await new Promise<void>((r) => setTimeout(r, waitMs));
+          },
+        }).then((interrupted) => {
+          log(`${interrupted ? 'interrupted after' : 'market replayed:'} ${steps} steps`);
+          return interrupted;
+        });
+    } else if (isStepped(spec.name)) {
+      const stage = spec.name as Exclude<SteppedStage, 'ingest'>;
+      const inflight = new InflightTracker();
       let models: readonly ClassifierModel[] = [];
-      let served: ServedModels | undefined;
       let swap: StageDeps['swap'];
-      let learning: StageDeps['learning'];
-      if (stage === 'ensemble' || stage === 'learning') {
-        served = await openServedModels(config, {
+      if (stage === 'ensemble') {
+        const served: ServedModels = await openServedModels(config, {
           now: () => Date.now(), // arch-allow: registry change times are wall-clock facts, not market time
-          wrap: (m) => tracker.wrap(m),
+          wrap: (m) => inflight.wrap(m),
           warn: (message) => log(`registry: ${message}`),
         });
-        closers.push(() => served!.close());
+        closers.push(() => served.close());
         models = served.models;
-        const s = served;
-        swap = { apply: (e) => tracker.track(s.swap.apply(e)), release: () => s.swap.release() };
-        if (stage === 'learning') {
-          const trainer = new PythonTrainer({ python: config.learning.python, workDir: join(config.ensemble.registryDir, 'work') });
-          const tracked: Trainer = { available: (m) => tracker.track(trainer.available(m)), train: (r) => tracker.track(trainer.train(r)) };
-          learning = { trainer: tracked, registry: learningRegistry(s.registry) };
-        }
+        swap = { apply: (e) => inflight.track(served.swap.apply(e)), release: () => served.swap.release() };
+        const feed = startRegistryFeed(bus, config.ensemble.registryDir, { pollMs: config.ensemble.registryPollMs, onError: fail });
+        closers.push(async () => feed.stop());
+        await feed.published;
       }
-      const msgIn = defineCounter(meter, METRICS.messagesIn);
-      const msgOut = defineCounter(meter, METRICS.messagesOut);
-      // The ensemble holds a vector in a micro-batch until a later bar (or its timer) flushes it: a vector is finished
-      // only when its signal (or its dead letter) has been published, not when it entered the batch.
-      const awaitingSignal = new Map<string, () => void>();
-      const vectorCodec = codecFor(FeatureVectorSchema);
-      const outputFinishes = (o: Outgoing): void => {
-        if (awaitingSignal.size === 0) return;
-        let id: string | undefined;
-        if (o.topic === 'ens.signals.v1') id = (o.value as EnsembleSignal).featureId;
-        else if (o.topic === 'feat.vectors.v1.dlq') id = vectorCodec.decode((o.value as DeadLetter).payload).id;
-        const finish = id === undefined ? undefined : awaitingSignal.get(id);
-        if (finish) {
-          awaitingSignal.delete(id!);
-          finish();
-        }
-      };
-      // A record is finished when its synchronous processing returned and the async work (inference) pending then settled.
-      const input = <T extends TopicName>(topic: T, st: EpicStage): Observable<Topics[T]> =>
-        new Observable<Topics[T]>((sub) =>
-          bus.consume(topic, group).subscribe({
-            next: (r) => {
-              // After the stop signal a record is left alone: not finished, so not committed, and read again on restart.
-              if (stopping || failure !== undefined) return;
-              msgIn.inc({ stage: st, topic });
-              const finish = offsets.delivered(r.topic, r.partition, r.offset);
-              // Event time drives the stage's clock, as the replay scheduler does in qt run.
-              scheduler.advanceTo(Math.max(scheduler.now(), (r.value as { tsEvent: number }).tsEvent));
-              if (st === 'ensemble' && topic === 'feat.vectors.v1') {
-                awaitingSignal.set((r.value as FeatureVector).id, finish);
-                sub.next(r.value);
-                return;
-              }
-              sub.next(r.value);
-              if (tracker.pending.size === 0) return finish();
-              // Outputs of the work are published from its continuations: finish after they ran.
-              void Promise.allSettled([...tracker.pending]).then(() => setImmediate(finish));
-            },
-            error: (e: unknown) => sub.error(e),
-            complete: () => sub.complete(),
-          }),
-        );
-      const wire = (st: EpicStage, out$: Observable<Outgoing>): void => {
-        subs.push(
-          out$.subscribe({
-            next: (o) => {
-              msgOut.inc({ stage: st, topic: o.topic });
-              const p = bus.publish(o.topic, o.key, o.value);
-              pending.add(p);
-              p.then(() => pending.delete(p), fail);
-              outputFinishes(o);
-            },
-            error: fail,
-          }),
-        );
-      };
-      wireStage(stage, { scheduler, meter, models, config, swap, learning }, { input, wire });
+      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, group });
+    } else {
+      throw new StageNotRunnableError(spec.name, 'no runner');
     }
 
     await Promise.race([bus.ready(), stopped]);
@@ -224,14 +193,19 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
       log('ready');
       opts.onReady?.(server.url);
     }
-    const timer = setInterval(() => void commitFinished(), opts.commitEveryMs);
-    closers.push(async () => clearInterval(timer));
+    if (startReplay) {
+      replay = startReplay();
+      replay.then(() => {
+        ended = true;
+        wake();
+      }, fail);
+    }
     await stopped;
     if (failure !== undefined) throw failure;
 
-    // Drain: stop taking records, let in-flight work settle, commit behind the acknowledged outputs, leave the group.
+    // Drain: stop taking records, finish the step in progress (its outputs and mark acknowledged), flush, leave.
     ready = false;
-    log('draining');
+    log(ended ? 'done' : 'draining');
     let deadline: NodeJS.Timeout | undefined;
     const overdue = new Promise<never>((_, reject) => {
       deadline = setTimeout(() => reject(new DrainTimeoutError(opts.drainDeadlineMs)), opts.drainDeadlineMs);
@@ -240,18 +214,17 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
       await Promise.race([
         overdue,
         (async () => {
-          stopping = true;
-          while (tracker.pending.size > 0 || offsets.unfinished() > 0) {
-            // Time flushes what waits on a timer (the ensemble's micro-batch): no later record will come to do it.
-            flushTimers();
-            await Promise.allSettled([...tracker.pending]);
-            await new Promise<void>((r) => setImmediate(r));
-            if (failure !== undefined) throw failure;
+          if (replay) await replay;
+          if (stepped) {
+            stepped.stop();
+            await stepped.idle();
           }
-          await commitFinished();
+          if (journalStage) {
+            await journalStage.flush();
+            journalStage.stop();
+          }
           if (failure !== undefined) throw failure;
-          for (const s of subs) s.unsubscribe();
-          journalStage?.stop();
+          for (const sub of subs) sub.unsubscribe();
           for (const close of closers.splice(0).reverse()) await close();
         })(),
       ]);

@@ -1,45 +1,19 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { map } from 'rxjs/operators';
 import type { ClassifierModel } from '../../models/model-port.ts';
-import { breakEvenOffsetBps } from '../../operators/exits/trading-costs.ts';
 import type { Bar } from '../../schemas/bar.ts';
 import { METRICS, defineCounter } from '../../schemas/metrics.ts';
 import type { Bus, Meter, Outgoing } from '../../schemas/ports.ts';
 import type { SourceRecord } from '../../schemas/source-record.ts';
 import type { TopicName, Topics } from '../../schemas/topics.ts';
 import type { Trade } from '../../schemas/trade.ts';
-import { brainsEpic } from '../brains/epic.ts';
 import type { Config } from '../config.ts';
-import { ensembleEpic, type ModelSwap } from '../ensemble/epic.ts';
-import { learningEpic } from '../learning/epic.ts';
+import type { ModelSwap } from '../ensemble/epic.ts';
 import type { LearningRegistry, Trainer } from '../learning/ports.ts';
-import { executionEpic } from '../execution/epic.ts';
-import { exitsEpic } from '../exits/epic.ts';
-import { featuresEpic } from '../features/epic.ts';
 import { ingestEpic } from '../ingest/epic.ts';
-import { riskEpic } from '../risk/epic.ts';
-
-/** Wraps models so a replay driver knows when inference is in flight (it waits for it at every bar step). */
-export class InflightTracker {
-  readonly pending = new Set<Promise<unknown>>();
-
-  /** Tracks any other work the replay must wait for (a model swap, a training); returns the same promise. */
-  track<T>(p: Promise<T>): Promise<T> {
-    this.pending.add(p);
-    void p.finally(() => this.pending.delete(p)).catch(() => undefined);
-    return p;
-  }
-
-  /** The model with its predictions tracked. */
-  wrap(m: ClassifierModel): ClassifierModel {
-    return new Proxy(m, {
-      get: (target, prop, receiver) => {
-        if (prop !== 'predict') return Reflect.get(target, prop, receiver) as unknown;
-        return (batch: Float32Array, rows: number) => this.track(target.predict(batch, rows));
-      },
-    });
-  }
-}
+import { startSteppedStage, type SteppedStageHandle } from '../pipeline/stepped-stage.ts';
+import { STEPPED_STAGES, StepPublisher, type SteppedStage } from '../pipeline/steps.ts';
+import { wireStage, type InflightTracker } from './stage-wiring.ts';
 
 /** What the stages of one process need. */
 export interface ChainDeps {
@@ -56,90 +30,24 @@ export interface ChainDeps {
   readonly swap?: ModelSwap;
   /** Continuous learning (config.learning.enabled): the trainer and the registry it registers, promotes and rolls back in. */
   readonly learning?: { readonly trainer: Trainer; readonly registry: LearningRegistry };
+  /** Tracks asynchronous work (inference, model swaps, training): a step ends only once it has settled. */
+  readonly inflight: InflightTracker;
+  /** Tracks each stage's step processing, so the driver can wait for the chain to settle. */
+  readonly steps: InflightTracker;
 }
 
-/** The wired chain: its subscriptions and the ingest inputs the driver pushes source records into. */
+/** The wired chain: its subscriptions, its stepped stages and the ingest inputs the driver pushes source records into. */
 export interface WiredChain {
   readonly subs: Subscription[];
   readonly trades: Subject<SourceRecord<Trade>>;
   readonly bars: Subject<SourceRecord<Bar>>;
+  /** Ingest's publisher: the driver begins and ends each step on it. */
+  readonly ingest: StepPublisher;
+  /** The stages after ingest, each under the step protocol. */
+  readonly stages: readonly SteppedStageHandle[];
   /** Wires ingest; call it after every other consumer (journal, summary, metrics) has subscribed. */
   wireIngest(): void;
 }
-
-/** The stages whose epic reads topics (ingest reads the market source; the journal is a sink of its own). */
-export type EpicStage = 'features' | 'ensemble' | 'learning' | 'brains' | 'risk' | 'execution' | 'exits';
-
-/** How a process connects one stage's epic to its bus: what it reads in `qt.<stage>` and what becomes of its outputs. */
-export interface StagePorts {
-  /** The values of a topic read in consumer group `qt.<stage>`. */
-  readonly input: <T extends TopicName>(topic: T, stage: EpicStage) => Observable<Topics[T]>;
-  /** Takes the stage's outputs (publishes them). */
-  readonly wire: (stage: EpicStage, out$: Observable<Outgoing>) => void;
-}
-
-/** What wiring one stage needs besides its ports (ChainDeps without the bus and the process around it). */
-export type StageDeps = Pick<ChainDeps, 'scheduler' | 'meter' | 'models' | 'config' | 'swap' | 'learning'>;
-
-/**
- * Wires one stage's epic to its ports: the one definition of each stage's inputs and dependencies, shared by `qt run`
- * (every stage in one process, wireChain) and `qt pipeline <stage>` (one stage per process over Kafka). Learning needs
- * `d.learning`; without it the call does nothing.
- */
-export function wireStage(stage: EpicStage, d: StageDeps, p: StagePorts): void {
-  const { scheduler, meter, config } = d;
-  const { input, wire } = p;
-  const deps = { scheduler };
-  switch (stage) {
-    case 'features':
-      return wire('features', featuresEpic({ bars: input('md.bars.1m.v1', 'features') }, deps));
-    case 'ensemble':
-      return wire(
-        'ensemble',
-        ensembleEpic(
-          { vectors: input('feat.vectors.v1', 'ensemble'), registry: d.swap ? input('model.registry.v1', 'ensemble') : undefined },
-          { ...deps, models: d.models, meter, maxWaitMs: config.ensemble.maxWaitMs, swap: d.swap, governance: config.governance, supervisor: config.supervisor },
-        ),
-      );
-    case 'learning': {
-      if (!d.learning) return;
-      const { learning } = config;
-      return wire(
-        'learning',
-        learningEpic(
-          { bars: input('md.bars.1m.v1', 'learning'), scores: input('model.scores.v1', 'learning'), registry: input('model.registry.v1', 'learning') },
-          {
-            scheduler,
-            trainer: d.learning.trainer,
-            registry: d.learning.registry,
-            config: {
-              members: learning.members,
-              retrainEveryMs: learning.retrainEveryMs,
-              windowBars: learning.windowBars,
-              minOutcomes: learning.minOutcomes,
-              testEveryOutcomes: learning.testEveryOutcomes,
-              maxOutcomes: learning.maxOutcomes,
-              alpha: learning.alpha,
-              margin: learning.margin,
-              watchOutcomes: learning.watchOutcomes,
-            },
-          },
-        ),
-      );
-    }
-    case 'brains':
-      return wire('brains', brainsEpic({ signals: input('ens.signals.v1', 'brains'), equity: input('pos.equity.v1', 'brains'), positions: input('pos.positions.v1', 'brains') }, { ...deps }));
-    case 'risk':
-      return wire('risk', riskEpic({ decisions: input('brain.decisions.v1', 'risk'), equity: input('pos.equity.v1', 'risk'), positions: input('pos.positions.v1', 'risk'), orders: input('exec.orders.v1', 'risk') }, { ...deps, config: config.risk }));
-    case 'execution':
-      return wire('execution', executionEpic({ orders: input('risk.orders.v1', 'execution'), exits: input('exit.events.v1', 'execution'), bars: input('md.bars.1m.v1', 'execution') }, { ...deps, config: config.broker }));
-    case 'exits':
-      return wire('exits', exitsEpic({ orders: input('risk.orders.v1', 'exits'), positions: input('pos.positions.v1', 'exits'), bars: input('md.bars.1m.v1', 'exits'), orderEvents: input('exec.orders.v1', 'exits') }, { ...deps, config: { breakEvenOffsetBps: breakEvenOffsetBps(config.broker) } }));
-  }
-}
-
-/** The epic stages in the order wireChain wires them: the delivery order on the memory bus, part of a replay's determinism. */
-export const CHAIN_ORDER: readonly EpicStage[] = ['features', 'ensemble', 'learning', 'brains', 'risk', 'execution', 'exits'];
 
 /** Wires the ingest epic: source records pushed into `trades` and `bars` become validated market data. */
 export function wireIngestStage(
@@ -151,42 +59,59 @@ export function wireIngestStage(
 }
 
 /**
- * Wires every stage's epic to the bus as one process runs them: each stage reads its inputs in consumer group
- * `qt.<stage>` and publishes its outputs, counting messages in and out. The order of the wiring is the delivery order
- * on the bus, part of what makes a replay deterministic, so the all-in-one run and the benchmarks share this one.
+ * Wires every stage to the bus as one process runs them: each stage after ingest runs under the step protocol
+ * (pipelines/pipeline/steps.ts) exactly as `qt pipeline <stage>` runs it over Kafka, so both give the same journal.
+ * Learning, which is not part of the protocol, reads its topics as they come. Ingest publishes through `ingest`, whose
+ * steps the driver begins and ends.
  */
 export function wireChain(d: ChainDeps): WiredChain {
   const { bus, meter } = d;
   const subs: Subscription[] = [];
   const msgIn = defineCounter(meter, METRICS.messagesIn);
   const msgOut = defineCounter(meter, METRICS.messagesOut);
-  const input = <T extends TopicName>(topic: T, stage: string): Observable<Topics[T]> => {
-    const labels = { stage, topic };
-    return bus.consume(topic, `qt.${stage}`).pipe(
-      map((r) => {
-        msgIn.inc(labels);
-        return r.value;
-      }),
-    );
-  };
-  const wire = (stage: string, out$: Observable<Outgoing>): void => {
-    subs.push(
-      out$.subscribe({
-        next: (o) => {
-          msgOut.inc({ stage, topic: o.topic });
-          bus.publish(o.topic, o.key, o.value).catch(d.fail);
-        },
-        error: d.fail,
-      }),
-    );
-  };
-  for (const stage of CHAIN_ORDER) wireStage(stage, d, { input, wire });
+  const stages = STEPPED_STAGES.filter((s): s is Exclude<SteppedStage, 'ingest'> => s !== 'ingest').map((stage) =>
+    startSteppedStage(stage, bus, { ...d, inflight: d.inflight, steps: d.steps, fail: d.fail }),
+  );
+  if (d.learning) {
+    const input = <T extends TopicName>(topic: T, stage: string): Observable<Topics[T]> =>
+      bus.consume(topic, `qt.${stage}`).pipe(
+        map((r) => {
+          msgIn.inc({ stage, topic });
+          return r.value;
+        }),
+      );
+    const wire = (stage: string, out$: Observable<Outgoing>): void => {
+      subs.push(
+        out$.subscribe({
+          next: (o) => {
+            msgOut.inc({ stage, topic: o.topic });
+            bus.publish(o.topic, o.key, o.value).catch(d.fail);
+          },
+          error: d.fail,
+        }),
+      );
+    };
+    wireStage('learning', d, { input, wire });
+  }
+  const ingest = new StepPublisher(bus, 'ingest');
   const trades = new Subject<SourceRecord<Trade>>();
   const bars = new Subject<SourceRecord<Bar>>();
   return {
     subs,
     trades,
     bars,
-    wireIngest: () => wire('ingest', wireIngestStage(d, { trades, bars })),
+    ingest,
+    stages,
+    wireIngest: () => {
+      subs.push(
+        wireIngestStage(d, { trades, bars }).subscribe({
+          next: (o) => {
+            msgOut.inc({ stage: 'ingest', topic: o.topic });
+            ingest.publish(o).catch(d.fail);
+          },
+          error: d.fail,
+        }),
+      );
+    },
   };
 }

@@ -12,12 +12,14 @@ import { ReplayScheduler } from '../replay-scheduler.ts';
 import { startBusMetrics } from './bus-metrics.ts';
 import { PythonTrainer } from '../learning/python-trainer.ts';
 import type { Trainer } from '../learning/ports.ts';
-import { InflightTracker, wireChain } from './chain.ts';
+import { wireChain } from './chain.ts';
+import { InflightTracker } from './stage-wiring.ts';
 import { learningRegistry } from './learning-registry.ts';
 import { startRegistryFeed } from './registry-feed.ts';
 import { openServedModels } from './served-models.ts';
 import { Progress } from './progress.ts';
-import { openMarket, type MarketItem } from './market.ts';
+import { openMarket } from './market.ts';
+import { replayMarket } from './replay.ts';
 import { SummaryCollector, type RunSummary } from './summary.ts';
 
 /** What the all-in-one run needs from its surroundings. */
@@ -49,8 +51,6 @@ export interface RunResult {
   /** True when the run was stopped by its abort signal before the end of the market. */
   readonly interrupted: boolean;
 }
-
-const MINUTE = 60_000;
 
 /**
  * Runs the whole chain in one process over the memory bus: market source → ingest → features → ensemble → brains →
@@ -106,7 +106,8 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
   const fail = (e: unknown): void => {
     failure ??= e;
   };
-  const chain = wireChain({ bus, scheduler, meter, models, config, instruments: market.instruments, fail, swap, learning });
+  const steps = new InflightTracker();
+  const chain = wireChain({ bus, scheduler, meter, models, config, instruments: market.instruments, fail, swap, learning, inflight: tracker, steps });
   const { subs, trades, bars } = chain;
 
   const allTopics: TopicName[] = [...DATA_TOPICS, ...DATA_TOPICS.map((t: DataTopic) => dlqOf(t))];
@@ -127,22 +128,13 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
 
   const progress = new Progress(io.stderr, config.run.progress, io.wallNow);
   const span = Math.max(1, market.toMs - market.fromMs);
-  const settle = async (stepMs: number): Promise<void> => {
+  // A step is settled once every stage has marked it and no inference, swap or training is in flight.
+  const settle = async (step: number): Promise<void> => {
     for (;;) {
-      scheduler.advanceTo(stepMs);
-      if (tracker.pending.size > 0) await Promise.allSettled([...tracker.pending]);
-      await new Promise<void>((r) => setImmediate(r));
       if (failure) throw failure;
-      if (tracker.pending.size === 0) return;
-    }
-  };
-  // Inference resolves on the event loop: wait for it right after the record that started it, so its outputs land at
-  // the same place in the stream whatever the timing or the chunking of the source.
-  const drainInference = async (): Promise<void> => {
-    while (tracker.pending.size > 0) {
-      await Promise.allSettled([...tracker.pending]);
+      if (tracker.pending.size === 0 && steps.pending.size === 0 && chain.stages.every((s) => s.lastStep() >= step)) return;
+      await Promise.allSettled([...tracker.pending, ...steps.pending]);
       await new Promise<void>((r) => setImmediate(r));
-      if (failure) throw failure;
     }
   };
   let lastFlush = io.wallNow();
@@ -158,51 +150,41 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
     if (waitMs > 2) await new Promise<void>((r) => setTimeout(r, waitMs));
   };
 
-  let step = Number.NaN;
   let lastRegistryPoll = Number.NEGATIVE_INFINITY;
-  const push = (item: MarketItem): void => {
-    scheduler.setTime(item.tsEvent);
-    if (item.kind === 'trade') trades.next(item.record);
-    else bars.next(item.record);
-  };
   let interrupted = false;
   try {
-    replay: for await (const chunk of market.chunks()) {
-      for (const item of chunk) {
-        if (io.signal?.aborted) {
-          interrupted = true;
-          break replay;
+    interrupted = await replayMarket(market, {
+      scheduler,
+      publisher: chain.ingest,
+      trades,
+      bars,
+      signal: io.signal,
+      check: () => {
+        if (failure) throw failure;
+      },
+      beforeMark: async (_step, next) => {
+        await io.onStep?.(next);
+        if (next - lastRegistryPoll >= config.ensemble.registryPollMs) {
+          lastRegistryPoll = next;
+          registryPolls.next();
         }
-        const itemStep = Math.floor(item.tsEvent / MINUTE) * MINUTE;
-        if (itemStep !== step) {
-          if (!Number.isNaN(step)) {
-            await io.onStep?.(itemStep);
-            if (itemStep - lastRegistryPoll >= config.ensemble.registryPollMs) {
-              lastRegistryPoll = itemStep;
-              registryPolls.next();
-            }
-            await settle(itemStep);
-            await flushPeriodically();
-            await pace(itemStep);
-            const s = summary.s;
-            progress.update((itemStep - market.fromMs) / span, `${new Date(itemStep).toISOString().slice(0, 16).replace('T', ' ')}  bars ${s.bars}  fills ${s.fills}  PnL ${s.pnl.toFixed(2)}`);
-          }
-          step = itemStep;
-        }
-        push(item);
-        if (tracker.pending.size > 0) await drainInference();
-      }
-      if (failure) throw failure;
-    }
-    trades.complete();
-    bars.complete();
-    await settle(Number.isNaN(step) ? market.toMs : step + 2 * MINUTE);
+      },
+      afterMark: async (step, last) => {
+        await settle(step);
+        if (last) return;
+        await flushPeriodically();
+        await pace(step);
+        const s = summary.s;
+        progress.update((step - market.fromMs) / span, `${new Date(step).toISOString().slice(0, 16).replace('T', ' ')}  bars ${s.bars}  fills ${s.fills}  PnL ${s.pnl.toFixed(2)}`);
+      },
+    });
     await journalStage.flush();
     if (failure) throw failure;
     progress.update(1, 'done');
     progress.done();
     await io.beforeShutdown?.(server?.url);
   } finally {
+    for (const s of chain.stages) s.stop();
     for (const s of subs) s.unsubscribe();
     journalStage.stop();
   }

@@ -20,6 +20,7 @@ const KEY_EXCEPTIONS: Readonly<Partial<Record<DataTopic, string>>> = {
   'model.registry.v1': 'member', // registry changes per ensemble member
   'model.learning.v1': 'member', // learning steps per member
   'eval.metrics.v1': 'runId', // one evaluation run's scores together
+  'pipe.steps.v1': 'stage', // a stage's progress, across instruments
 };
 
 /**

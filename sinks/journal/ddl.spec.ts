@@ -110,7 +110,7 @@ function expectedColumns(): Map<string, Expected> {
     const cols: Expected = new Map();
     const schema = DATA_TOPIC_SCHEMAS[topic as DataTopic].avro as { name: string; fields: AvroField[] };
     walk(schema.fields, '', nsOf(schema.name, ''), named, cols, (name, r) => {
-      if (topic === 'ens.signals.v1') {
+      if (topic === 'ens.signals.v1' || topic === 'pipe.steps.v1') {
         // Documented: parallel arrays with the field name as prefix.
         const sub: Expected = new Map();
         walk(r.fields, `${name}_`, nsOf(r.name, ''), named, sub, () => undefined);

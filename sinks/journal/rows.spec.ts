@@ -25,8 +25,8 @@ describe('tables', () => {
     expect(tableOf('pos.equity.v1')).toBe('equity');
     expect(tableOf('exit.events.v1.dlq')).toBe('dead_letters');
     expect(tableOf('md.trades.v1.dlq')).toBe('dead_letters');
-    expect(new Set(Object.values(TOPIC_TABLES)).size).toBe(17);
-    expect(JOURNAL_TABLES).toHaveLength(19);
+    expect(new Set(Object.values(TOPIC_TABLES)).size).toBe(18);
+    expect(JOURNAL_TABLES).toHaveLength(20);
   });
 
   it('resolves a named type used twice (the second use is a reference by full name)', () => {

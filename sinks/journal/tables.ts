@@ -37,13 +37,14 @@ export const TOPIC_TABLES = {
   'model.registry.v1': 'registry_events',
   'model.learning.v1': 'learning_events',
   'eval.metrics.v1': 'eval_metrics',
+  'pipe.steps.v1': 'pipeline_steps',
 } as const satisfies { readonly [K in DataTopic]: string };
 
 /** A journal table name. */
 export type JournalTable = (typeof TOPIC_TABLES)[DataTopic] | 'decision_members' | 'dead_letters';
 
 /** Topics added with the ensemble lifecycle; their tables come after dead_letters in the DDL (numbered files). */
-const LIFECYCLE_TOPICS: readonly DataTopic[] = ['model.scores.v1', 'ens.supervisor.v1', 'model.registry.v1', 'model.learning.v1', 'eval.metrics.v1'];
+const LIFECYCLE_TOPICS: readonly DataTopic[] = ['model.scores.v1', 'ens.supervisor.v1', 'model.registry.v1', 'model.learning.v1', 'eval.metrics.v1', 'pipe.steps.v1'];
 
 /** Every journal table, in DDL order (the order of deploy/clickhouse and of digests). */
 export const JOURNAL_TABLES: readonly JournalTable[] = [
@@ -128,6 +129,7 @@ export const TABLE_SPECS: readonly TableSpec[] = [
     if (topic === 'eval.metrics.v1') return { ...base, orderBy: ['run_id', 'scope', 'exchange', 'symbol', 'month', 'fold', 'ts_event', 'id'] };
     if (topic === 'model.scores.v1') return { ...base, orderBy: ['member', 'exchange', 'symbol', 'ts_event', 'id'] };
     if (topic === 'ens.signals.v1') return { ...base, parallelArrays: ['members'] };
+    if (topic === 'pipe.steps.v1') return { ...base, parallelArrays: ['counts'], orderBy: ['stage', 'ts_event', 'step', 'id'] };
     if (topic === 'brain.decisions.v1') {
       return {
         ...base,

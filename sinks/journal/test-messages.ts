@@ -3,6 +3,7 @@ import type { BrainDecision } from '../../schemas/brain-decision.ts';
 import type { DeadLetter } from '../../schemas/dead-letter.ts';
 import type { EnsembleSignal, MemberVote } from '../../schemas/ensemble-signal.ts';
 import type { Equity } from '../../schemas/equity.ts';
+import type { StepMark } from '../../schemas/step-mark.ts';
 import type { ExitEvent } from '../../schemas/exit-event.ts';
 import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import type { Fill } from '../../schemas/fill.ts';
@@ -104,6 +105,10 @@ export function sampleMessages(i: number): { readonly [K in keyof DataTopics]: D
     month: i % 2 ? '2025-01' : '*', fold: i % 2 ? 2 : -1, rows: 1000 + i, logLoss: 1.08, brier: 0.65, accuracy: 0.41, ece: 0.02,
     priorLogLoss: 1.09, lastSignLogLoss: 1.0901, trades: 12, pnl: -0.004, hitRate: 0.5,
   };
+  const steps: StepMark = {
+    ...env('step'), stage: i % 2 ? 'features' : 'ingest', step: ts - 60_000, prevStep: i % 3 ? ts - 120_000 : -1, clock: ts, last: i % 5 === 4,
+    counts: i % 2 ? [{ topic: 'feat.vectors.v1', partition: i % 12, records: i + 1 }] : [],
+  };
   return {
     'md.trades.v1': trade,
     'md.bars.1m.v1': bar,
@@ -122,6 +127,7 @@ export function sampleMessages(i: number): { readonly [K in keyof DataTopics]: D
     'model.registry.v1': registry,
     'model.learning.v1': learning,
     'eval.metrics.v1': evalRow,
+    'pipe.steps.v1': steps,
   };
 }
 

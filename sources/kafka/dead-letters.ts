@@ -39,11 +39,14 @@ export interface UnreadableRecord {
   readonly offset: number;
   readonly key: string | null;
   readonly payload: Buffer;
+  /** The record's Kafka timestamp (ms): the dead letter's event time, the same whichever group reads the record. */
+  readonly timestamp: number;
 }
 
 /**
  * The dead letter of an unreadable record and its Kafka headers. Its id hashes the source position and the reason, so
- * the same record dead-lettered again (redelivered after a crash) has the same id and the journal keeps one row.
+ * the same record dead-lettered again (redelivered after a crash, or read by another group) has the same id and event
+ * time (the record's timestamp; the journal's key includes it), and the journal keeps one row. `now` is tsInit.
  */
 export function unreadableDeadLetter(
   r: UnreadableRecord,
@@ -54,7 +57,7 @@ export function unreadableDeadLetter(
   const reason = unreadableReason(error);
   const value: DeadLetter = {
     id: deriveId('dlq', r.topic, r.partition, r.offset, reason),
-    tsEvent: now,
+    tsEvent: Number.isFinite(r.timestamp) && r.timestamp >= 0 ? r.timestamp : 0,
     tsInit: now,
     sourceTopic: r.topic,
     partition: r.partition,

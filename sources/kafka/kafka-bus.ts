@@ -526,7 +526,7 @@ export class KafkaBus implements Bus {
     if (isDlqTopic(topic)) throw error;
     const offset = Number(m.offset);
     const { value, headers } = unreadableDeadLetter(
-      { topic, partition, offset, key: m.key ? m.key.toString('utf8') : null, payload: m.value ? Buffer.from(m.value) : Buffer.alloc(0) },
+      { topic, partition, offset, key: m.key ? m.key.toString('utf8') : null, payload: m.value ? Buffer.from(m.value) : Buffer.alloc(0), timestamp: Number(m.timestamp) },
       g.name,
       error,
       this.clock.now(),

@@ -37,6 +37,7 @@ export const SCHEMA_NUMBERS: Readonly<Record<string, number>> = Object.freeze({
   'qt.model.RegistryEvent': 16,
   'qt.model.LearningEvent': 17,
   'qt.eval.EvalMetric': 18,
+  'qt.pipe.StepMark': 19,
 });
 
 /** Versions per record type that the id scheme can hold. */

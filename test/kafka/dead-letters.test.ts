@@ -58,7 +58,8 @@ describe('dead letters of unreadable records', () => {
     ];
     const values = [valid[0]!, poison[0]!, valid[1]!, poison[1]!, poison[2]!, valid[2]!, poison[3]!, valid[3]!];
     const producer = await rawProducer(mc);
-    await producer.send({ topic: TOPIC, acks: -1, messages: values.map((value) => ({ key, value, partition })) });
+    // Record timestamps 1.7e12 + offset: a dead letter's event time is its record's timestamp, whichever group reads it.
+    await producer.send({ topic: TOPIC, acks: -1, messages: values.map((value, i) => ({ key, value, partition, timestamp: String(1_700_000_000_000 + i) })) });
     await producer.disconnect();
 
     const s = collect(stage, TOPIC, 'qt.features');
@@ -78,7 +79,8 @@ describe('dead letters of unreadable records', () => {
       expect(r.key).toBe(key);
       expect(r.value).toMatchObject({
         id: deriveId('dlq', TOPIC, partition, offset, r.value.reason), sourceTopic: TOPIC, partition, offset, key, stage: 'qt.features',
-        tsEvent: 1_717_300_000_000,
+        tsEvent: 1_700_000_000_000 + offset,
+        tsInit: 1_717_300_000_000,
       });
       expect(Buffer.compare(r.value.payload, poison[i]!)).toBe(0);
       expect(r.headers).toEqual({

@@ -1,13 +1,10 @@
 /**
- * `qt pipeline features` as a child process (node bin/qt.mjs) on librdkafka's mock cluster: it becomes ready once its
- * group is joined, publishes the same feature vectors as featuresEpic in-process on the same bars, drains and commits
- * on SIGTERM (exit 0, committed offsets cover every bar), and after a restart produces nothing for committed bars.
+ * `qt pipeline features` as a child process (node bin/qt.mjs) on librdkafka's mock cluster, fed bars under the step
+ * protocol: it becomes ready once its group is joined, publishes the feature vectors featuresEpic gives in-process,
+ * marks every step, drains on SIGTERM (exit 0), and after a restart publishes the same tagged records again.
  *
- * Covered: the stage process's wiring, readiness, commit-after-acknowledge on drain, the clean leave and resume.
- * `qt pipeline ensemble` the same way: one signal per vector with the shipped ONNX members, and a SIGTERM flushes the
- * micro-batch still waiting for a later bar before it commits (a vector counts as done only once its signal is out).
- * Not covered here: kill -9 and parity of the whole chain (issue 4's crash and parity tests), the journal stage as a
- * process.
+ * Covered: one stage process's wiring, readiness, drain and restart. The whole chain as processes: parity.test.ts;
+ * kill -9: crash.test.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,11 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { featuresEpic } from '../../pipelines/features/epic.ts';
 import type { Bar } from '../../schemas/bar.ts';
-import type { FeatureVector } from '../../schemas/feature-vector.ts';
+import { out } from '../../schemas/ports.ts';
+import type { StepMark } from '../../schemas/step-mark.ts';
+import { StepPublisher } from '../../pipelines/pipeline/steps.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
 import { genBars } from '../fixtures/gen-bars.ts';
-import { collect, committedOffsets, endOffsets, rawAdmin, testBus, waitFor } from './helpers.ts';
+import { collect, rawAdmin, testBus, waitFor } from './helpers.ts';
 import { startMockCluster, type MockCluster } from './mock-cluster.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -97,8 +96,22 @@ async function waitReady(s: StageChild): Promise<void> {
   }
 }
 
+/** Publishes bars as ingest does under the step protocol: one step per minute of close time, each with its mark. */
+async function publishSteps(bars: readonly Bar[]): Promise<number> {
+  const ingest = new StepPublisher(bus, 'ingest');
+  const steps = [...new Set(bars.map((b) => Math.floor(b.tsEvent / 60_000) * 60_000))].sort((a, b) => a - b);
+  let prev = -1;
+  for (const [i, step] of steps.entries()) {
+    ingest.begin(step, prev);
+    for (const b of bars) if (Math.floor(b.tsEvent / 60_000) * 60_000 === step) void ingest.publish(out('md.bars.1m.v1', instrumentKey(b), b));
+    await ingest.end(step + 1_000, i === steps.length - 1);
+    prev = step;
+  }
+  return steps.length;
+}
+
 describe('qt pipeline features over Kafka', () => {
-  it('publishes featuresEpic\'s vectors, commits every bar on SIGTERM (exit 0), and produces nothing new after a restart', async () => {
+  it('publishes featuresEpic\'s vectors step by step, drains on SIGTERM (exit 0), and after a restart publishes the same tagged records again', async () => {
     const t0 = Date.UTC(2025, 0, 6);
     const symbols = ['BTC/USDT', 'ETH/USDT'];
     const series = symbols.map((symbol, i) => genBars({ n: 100, seed: 11 + i, exchange: 'binance', symbol, startOpenTime: t0, startPrice: 100 * (i + 1) }));
@@ -106,62 +119,37 @@ describe('qt pipeline features over Kafka', () => {
     const bars: Bar[] = series[0]!.flatMap((b, i) => [b, series[1]![i]!]);
     const expected = (await lastValueFrom(featuresEpic({ bars: of(...bars) }, { scheduler: queueScheduler }).pipe(toArray()))).map((o) => o.value.id as string);
     expect(expected.length).toBeGreaterThan(50);
-
-    await Promise.all(bars.map((b) => bus.publish('md.bars.1m.v1', instrumentKey(b), b)));
+    const stepCount = await publishSteps(bars);
     const reader = collect(bus, 'feat.vectors.v1', 'qt.test-reader');
+    const marks = collect(bus, 'pipe.steps.v1', 'qt.test-marks');
+    const featureMarks = (): StepMark[] => marks.got.map((r) => r.value).filter((m) => m.stage === 'features');
 
     const first = startStage('features');
     await waitReady(first);
-    await waitFor(() => reader.got.length >= expected.length, 30_000, `${expected.length} vectors (${first.stderr})`);
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => featureMarks().some((m) => m.last), 30_000, `the last step's mark (${first.stderr})`);
+    const marked = featureMarks().reduce((n, m) => n + m.counts.reduce((k, c) => k + c.records, 0), 0);
+    await waitFor(() => reader.got.length >= marked, 10_000, `${marked} marked vectors`);
+    const firstRun = reader.got.map((r) => `${r.value.id}@${r.headers?.['qt.step']}/${r.headers?.['qt.seq']}`);
     const ids = reader.got.map((r) => r.value.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort()).toEqual([...expected].sort());
-
+    // Every step is marked once, with the vectors it published counted.
+    expect(featureMarks()).toHaveLength(stepCount);
+    expect(marked).toBe(expected.length);
     first.child.kill('SIGTERM');
     expect(await first.exit, first.stderr).toBe(0);
-    const ends = await endOffsets(admin, 'md.bars.1m.v1');
-    const committed = await committedOffsets(admin, 'qt.features', 'md.bars.1m.v1');
-    // Every partition that holds bars is committed to its end (next offset = end); empty ones have nothing to commit.
-    expect(ends.reduce((a, b) => a + b, 0)).toBe(bars.length);
-    expect(committed.map((c, p) => (ends[p] === 0 ? 0 : c))).toEqual(ends);
 
+    // A restarted stage commits nothing to resume from: it rebuilds its state from the retained bars and publishes
+    // every step again, each record with the same id and the same step tags (consumers drop them as seen).
     const second = startStage('features');
     await waitReady(second);
-    // Long enough for several fetches and commit rounds: a replay of committed bars would show up here.
-    await new Promise((r) => setTimeout(r, 2_000));
-    expect(reader.got.length).toBe(ids.length);
+    await waitFor(() => featureMarks().filter((m) => m.last).length === 2, 30_000, `the restarted stage's last mark (${second.stderr})`);
+    await waitFor(() => reader.got.length >= 2 * marked, 10_000, 'the republished vectors');
+    const again = reader.got.slice(firstRun.length).map((r) => `${r.value.id}@${r.headers?.['qt.step']}/${r.headers?.['qt.seq']}`);
+    expect([...again].sort()).toEqual([...firstRun].sort());
     second.child.kill('SIGTERM');
     expect(await second.exit, second.stderr).toBe(0);
     expect(reader.errors).toEqual([]);
-  }, 60_000);
-
-  it('runs the ensemble: one signal per vector, and SIGTERM flushes the waiting micro-batch before it commits', async () => {
-    const t0 = Date.UTC(2025, 0, 13);
-    const symbols = ['SOL/USDT', 'XRP/USDT'];
-    const series = symbols.map((symbol, i) => genBars({ n: 90, seed: 21 + i, exchange: 'binance', symbol, startOpenTime: t0, startPrice: 50 * (i + 1) }));
-    const bars: Bar[] = series[0]!.flatMap((b, i) => [b, series[1]![i]!]);
-    const vectors = (await lastValueFrom(featuresEpic({ bars: of(...bars) }, { scheduler: queueScheduler }).pipe(toArray()))).map((o) => o.value as FeatureVector);
-    expect(vectors.length).toBeGreaterThan(40);
-    await Promise.all(vectors.map((v) => bus.publish('feat.vectors.v1', instrumentKey(v), v)));
-    const signals = collect(bus, 'ens.signals.v1', 'qt.test-signals');
-
-    // The topic also holds the vectors the features test above produced: the stage votes on all of them.
-    const ends = await endOffsets(admin, 'feat.vectors.v1');
-    const total = ends.reduce((a, b) => a + b, 0);
-    expect(total).toBeGreaterThanOrEqual(vectors.length);
-    const stage = startStage('ensemble');
-    await waitReady(stage);
-    // Every bar but the last is flushed by the next one; the last waits for a later bar or its timer.
-    await waitFor(() => signals.got.length >= total - symbols.length, 30_000, `signals (${stage.stderr})`);
-    stage.child.kill('SIGTERM');
-    expect(await stage.exit, stage.stderr).toBe(0);
-    await waitFor(() => signals.got.length >= total, 10_000, 'the last batch\'s signals');
-    const voted = signals.got.map((r) => r.value.featureId);
-    expect(new Set(voted).size).toBe(total);
-    for (const v of vectors) expect(voted).toContain(v.id);
-    const committed = await committedOffsets(admin, 'qt.ensemble', 'feat.vectors.v1');
-    expect(committed.map((c, p) => (ends[p] === 0 ? 0 : c))).toEqual(ends);
   }, 90_000);
 
   it('exits non-zero on a usage problem: an unknown stage', async () => {

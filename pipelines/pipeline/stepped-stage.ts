@@ -1,0 +1,196 @@
+import { Observable, Subject, type Subscription } from 'rxjs';
+import { map } from 'rxjs/operators';
+import { METRICS, defineCounter } from '../../schemas/metrics.ts';
+import type { Bus, BusRecord, Outgoing } from '../../schemas/ports.ts';
+import type { StepMark } from '../../schemas/step-mark.ts';
+import type { TopicName, Topics } from '../../schemas/topics.ts';
+import { ReplayScheduler } from '../replay-scheduler.ts';
+import { wireStage, type InflightTracker, type StageDeps } from '../run/stage-wiring.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import type { DeadLetter } from '../../schemas/dead-letter.ts';
+import { deriveId } from '../../schemas/ids.ts';
+import { DATA_TOPIC_SCHEMAS, dlqOf, type DataTopic } from '../../schemas/topics.ts';
+import { MissingStepTagsError, sideInputs, STEP_TOPIC, StepGate, StepPublisher, stepEdges, type ReadyStep, type SteppedStage } from './steps.ts';
+
+/** The dead letter of a record without step tags: its bytes re-encoded, its position, the reason MISSING_STEP_TAGS. */
+export function untaggedDeadLetter(stage: string, r: BusRecord<unknown>, e: MissingStepTagsError): DeadLetter {
+  const reason = 'MISSING_STEP_TAGS';
+  const payload = codecFor(DATA_TOPIC_SCHEMAS[r.topic as DataTopic] as never).encode(r.value as never);
+  return {
+    id: deriveId('dlq', r.topic, r.partition, r.offset, reason),
+    tsEvent: r.timestamp,
+    tsInit: r.timestamp,
+    sourceTopic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    key: r.key,
+    payload,
+    stage,
+    errorClass: e.name,
+    reason,
+    message: e.message,
+  };
+}
+
+/** What a stepped stage needs besides its bus. */
+export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learning'> {
+  /** Tracks the stage's asynchronous work (inference, model swaps): a step ends only once it has settled. */
+  readonly inflight: InflightTracker;
+  /** Tracks each step's processing, so a driver can wait for the chain to settle. */
+  readonly steps: InflightTracker;
+  /** Receives the first error (a protocol breach, a failed publish); the stage stops processing. */
+  readonly fail: (e: unknown) => void;
+  /** Consumer group (default `qt.<stage>`). */
+  readonly group?: string;
+  /** Called after each step's mark is acknowledged. */
+  readonly onStepDone?: (mark: StepMark) => void;
+}
+
+/** A running stepped stage. */
+export interface SteppedStageHandle {
+  readonly stage: SteppedStage;
+  /** The last step processed and marked (-1 before the first). */
+  lastStep(): number;
+  /** Resolves once the stage has marked the last step of a finite market source. */
+  readonly finished: Promise<void>;
+  /** Resolves once the step being processed (if any) is marked. */
+  idle(): Promise<void>;
+  /** Stops reading: records that arrive from now on are left alone. */
+  stop(): void;
+}
+
+/**
+ * Runs one stage of the chain under the step protocol (steps.ts) on a bus: wires its epic exactly as `qt run` does
+ * (wireStage), reads its stepped inputs and the step marks in its consumer group, and processes each complete step
+ * in canonical order on its own event-time clock (the step's clock), then publishes the step's outputs and its mark.
+ * The same code runs every stage in `qt run` (memory bus) and one stage in `qt pipeline <stage>` (Kafka).
+ */
+export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: Bus, d: SteppedStageDeps): SteppedStageHandle {
+  const group = d.group ?? `qt.${stage}`;
+  const gate = new StepGate(stage);
+  const publisher = new StepPublisher(bus, stage);
+  const scheduler = new ReplayScheduler(0);
+  const msgIn = defineCounter(d.meter, METRICS.messagesIn);
+  const msgOut = defineCounter(d.meter, METRICS.messagesOut);
+  const subjects = new Map<TopicName, Subject<unknown>>();
+  const subs: Subscription[] = [];
+  /** Outputs emitted outside a step (on a side input): published at the start of the next step. */
+  const early: Outgoing[] = [];
+  let failed = false;
+  let stopped = false;
+  let chain: Promise<void> = Promise.resolve();
+  let pumping = false;
+  let marked = -1;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((r) => (finish = r));
+  const fail = (e: unknown): void => {
+    failed = true;
+    d.fail(e);
+  };
+
+  const input = <T extends TopicName>(topic: T): Observable<Topics[T]> => {
+    if (sideInputs(stage).includes(topic)) {
+      return bus.consume(topic, group).pipe(
+        map((r) => {
+          msgIn.inc({ stage, topic });
+          return r.value;
+        }),
+      );
+    }
+    let s = subjects.get(topic);
+    if (!s) subjects.set(topic, (s = new Subject<unknown>()));
+    return s as unknown as Observable<Topics[T]>;
+  };
+  const wire = (_: string, out$: Observable<Outgoing>): void => {
+    subs.push(
+      out$.subscribe({
+        next: (o) => {
+          msgOut.inc({ stage, topic: o.topic });
+          if (!publisher.open) early.push(o);
+          else publisher.publish(o).catch(fail);
+        },
+        error: fail,
+      }),
+    );
+  };
+  wireStage(stage, { ...d, scheduler }, { input, wire });
+
+  const settle = async (until: number): Promise<void> => {
+    for (;;) {
+      if (d.inflight.pending.size === 0) {
+        // Time flushes what waits on a timer (the ensemble's micro-batch): no later record of this step will come.
+        scheduler.advanceTo(Math.max(scheduler.now(), until));
+        if (d.inflight.pending.size === 0) return;
+      }
+      await Promise.allSettled([...d.inflight.pending]);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  };
+  const process = async (s: ReadyStep): Promise<void> => {
+    publisher.begin(s.step, s.prevStep);
+    for (const o of early.splice(0)) publisher.publish(o).catch(fail);
+    scheduler.advanceTo(Math.max(scheduler.now(), s.clock));
+    for (const r of s.records) {
+      msgIn.inc({ stage, topic: r.topic });
+      subjects.get(r.topic)!.next(r.value);
+    }
+    await settle(s.clock + d.config.ensemble.maxWaitMs);
+    const mark = await publisher.end(s.clock, s.last);
+    marked = s.step;
+    d.onStepDone?.(mark);
+    if (s.last) finish();
+  };
+  const pump = (): void => {
+    if (pumping) return;
+    pumping = true;
+    chain = chain.then(async () => {
+      pumping = false;
+      for (;;) {
+        if (failed || stopped) return;
+        const s = gate.next();
+        if (!s) return;
+        await process(s);
+      }
+    });
+    d.steps.track(chain).catch(fail);
+  };
+
+  for (const edge of stepEdges(stage)) {
+    subs.push(
+      bus.consume(edge.topic, group).subscribe({
+        next: (r) => {
+          if (stopped || failed) return;
+          try {
+            if (gate.offerRecord(r)) pump();
+          } catch (e) {
+            // A record published outside the protocol cannot be placed in a step: it goes to the dead letters.
+            if (e instanceof MissingStepTagsError) bus.publish(dlqOf(edge.topic as DataTopic), r.key, untaggedDeadLetter(stage, r, e)).catch(fail);
+            else fail(e);
+          }
+        },
+        error: fail,
+      }),
+    );
+  }
+  subs.push(
+    bus.consume(STEP_TOPIC, group).subscribe({
+      next: (r) => {
+        if (stopped || failed) return;
+        gate.offerMark(r.value);
+        pump();
+      },
+      error: fail,
+    }),
+  );
+
+  return {
+    stage,
+    lastStep: () => marked,
+    finished,
+    idle: () => chain,
+    stop: () => {
+      stopped = true;
+      for (const s of subs) s.unsubscribe();
+    },
+  };
+}
