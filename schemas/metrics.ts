@@ -63,6 +63,7 @@ export const METRICS = {
   marketRegime: { type: 'gauge', name: 'qt_market_regime', help: 'Market-wide regime in force (1) per kind', labelNames: ['kind', 'regime'] },
   registryChanges: { type: 'counter', name: 'qt_registry_changes_total', help: 'Model registry changes applied by a stage', labelNames: ['member', 'action'] },
   learningSteps: { type: 'counter', name: 'qt_learning_steps_total', help: 'Continuous-learning steps', labelNames: ['member', 'step'] },
+  stepTime: { type: 'gauge', name: 'qt_stage_step_seconds', help: 'Start of the last bar step the stage finished and marked (event time, seconds since the epoch)', labelNames: ['stage'] },
   journalRows: { type: 'counter', name: 'qt_journal_rows_total', help: 'Rows inserted into the journal', labelNames: ['table'] },
 } as const satisfies Readonly<Record<string, MetricDef>>;
 

@@ -1,7 +1,7 @@
 import { Subject, type Subscription } from 'rxjs';
 import type { ClassifierModel } from '../../models/model-port.ts';
 import type { Bar } from '../../schemas/bar.ts';
-import { METRICS, defineCounter } from '../../schemas/metrics.ts';
+import { METRICS, defineCounter, defineGauge } from '../../schemas/metrics.ts';
 import type { Journal } from '../../schemas/ports.ts';
 import type { SourceRecord } from '../../schemas/source-record.ts';
 import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName } from '../../schemas/topics.ts';
@@ -133,6 +133,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
       const trades = new Subject<SourceRecord<Trade>>();
       const bars = new Subject<SourceRecord<Bar>>();
       const msgOut = defineCounter(meter, METRICS.messagesOut);
+      const stepTime = defineGauge(meter, METRICS.stepTime);
       subs.push(
         wireIngestStage({ scheduler, config, instruments: market.instruments }, { trades, bars }).subscribe({
           next: (o) => {
@@ -156,6 +157,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
           },
           afterMark: async (step) => {
             steps += 1;
+            stepTime.set({ stage: 'ingest' }, step / 1000);
             if (config.run.speed === 'max') return;
             const waitMs = (step - market.fromMs) / config.run.speed - (Date.now() - wallStart); // arch-allow: pacing
             if (waitMs > 2) await new Promise<void>((r) => setTimeout(r, waitMs));

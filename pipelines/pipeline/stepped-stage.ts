@@ -1,6 +1,6 @@
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { map } from 'rxjs/operators';
-import { METRICS, defineCounter } from '../../schemas/metrics.ts';
+import { METRICS, defineCounter, defineGauge } from '../../schemas/metrics.ts';
 import type { Bus, BusRecord, Outgoing } from '../../schemas/ports.ts';
 import type { StepMark } from '../../schemas/step-mark.ts';
 import type { TopicName, Topics } from '../../schemas/topics.ts';
@@ -72,6 +72,7 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
   const scheduler = new ReplayScheduler(0);
   const msgIn = defineCounter(d.meter, METRICS.messagesIn);
   const msgOut = defineCounter(d.meter, METRICS.messagesOut);
+  const stepTime = defineGauge(d.meter, METRICS.stepTime);
   const subjects = new Map<TopicName, Subject<unknown>>();
   const subs: Subscription[] = [];
   /** Outputs emitted outside a step (on a side input): published at the start of the next step. */
@@ -137,6 +138,7 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
     await settle(s.clock + d.config.ensemble.maxWaitMs);
     const mark = await publisher.end(s.clock, s.last);
     marked = s.step;
+    stepTime.set({ stage }, s.step / 1000);
     d.onStepDone?.(mark);
     if (s.last) finish();
   };

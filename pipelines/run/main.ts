@@ -1,6 +1,7 @@
 import { Subject } from 'rxjs';
 import { join } from 'node:path';
 import type { ClassifierModel } from '../../models/model-port.ts';
+import { METRICS, defineGauge } from '../../schemas/metrics.ts';
 import type { Bus, Journal } from '../../schemas/ports.ts';
 import { DATA_TOPICS, dlqOf, type DataTopic, type TopicName } from '../../schemas/topics.ts';
 import { openJournal } from '../../sinks/journal/open.ts';
@@ -107,6 +108,7 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
     failure ??= e;
   };
   const steps = new InflightTracker();
+  const ingestStep = defineGauge(meter, METRICS.stepTime);
   const chain = wireChain({ bus, scheduler, meter, models, config, instruments: market.instruments, fail, swap, learning, inflight: tracker, steps });
   const { subs, trades, bars } = chain;
 
@@ -171,6 +173,7 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
       },
       afterMark: async (step, last) => {
         await settle(step);
+        ingestStep.set({ stage: 'ingest' }, step / 1000);
         if (last) return;
         await flushPeriodically();
         await pace(step);
