@@ -8,14 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicConfig } from '../../schemas/topic-config.ts';
 import { DATA_TOPICS, dlqOf, type TopicName } from '../../schemas/topics.ts';
-import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
-import { CHAIN, Deployment, journalDiff, journalRows, runReference, watchSteps, type Scenario } from './deployment.ts';
-import { committedOffsets, endOffsets, rawAdmin, testBus, waitFor } from './helpers.ts';
-import { startMockCluster, type MockCluster } from './mock-cluster.ts';
+import { CHAIN, Deployment, journalDiff, journalRows, openTestCluster, runReference, waitForEnd, watchSteps, type Scenario, type TestCluster } from './deployment.ts';
+import { waitFor } from './helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'qt-faults-'));
 const FROM = Date.UTC(2025, 0, 6);
@@ -27,41 +24,26 @@ const SCENARIO: Scenario = {
 };
 const BUSY: readonly TopicName[] = ['md.trades.v1', 'md.bars.1m.v1', 'feat.vectors.v1', 'ens.signals.v1', 'brain.decisions.v1', 'risk.orders.v1', 'exec.orders.v1', 'pos.positions.v1', 'pipe.steps.v1'];
 
-let mc: MockCluster;
-let bus: KafkaBus;
-let admin: Admin;
+let cluster: TestCluster;
 let deployment: Deployment | undefined;
 
 beforeAll(async () => {
-  mc = await startMockCluster();
-  bus = testBus(mc);
-  await bus.connect();
-  admin = await rawAdmin(mc);
+  cluster = await openTestCluster();
 });
 
 afterAll(async () => {
   deployment?.killAll();
-  await admin?.disconnect();
-  await bus?.close();
-  await mc?.stop();
+  await cluster?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function journalCaughtUp(a: Admin): Promise<boolean> {
-  for (const t of [...DATA_TOPICS, ...DATA_TOPICS.map((d) => dlqOf(d))]) {
-    const [ends, committed] = await Promise.all([endOffsets(a, t), committedOffsets(a, 'qt.journal', t)]);
-    if (ends.some((e, p) => e > 0 && committed[p]! < e)) return false;
-  }
-  return true;
-}
 
 describe('broker faults under a running deployment', () => {
   it('leaders moved, brokers down and up, request errors: the journal still equals qt run\'s', async () => {
     runReference(SCENARIO, join(tmp, 'reference'));
     const want = journalRows(join(tmp, 'reference'));
 
-    const d = (deployment = new Deployment(mc, SCENARIO, join(tmp, 'pipeline')));
-    const steps = watchSteps(bus, 'qt-test.faults');
+    const d = (deployment = new Deployment(cluster.mc, SCENARIO, join(tmp, 'pipeline')));
+    const steps = watchSteps(cluster.bus, 'qt-test.faults');
     await Promise.all([d.start('journal'), ...CHAIN.map((s) => d.start(s))]);
     await d.start('ingest');
     const progress = (): number => ((steps.last.get('exits')?.step ?? FROM) - FROM) / (TO - FROM);
@@ -85,34 +67,29 @@ describe('broker faults under a running deployment', () => {
     const mover = (async () => {
       for (let i = 0; !done; i++) {
         const topic = BUSY[i % BUSY.length]!;
-        await mc.leader(topic, (i * 7) % topicConfig(topic).partitions, 1 + ((i * 5) % 3));
+        await cluster.mc.leader(topic, (i * 7) % topicConfig(topic).partitions, 1 + ((i * 5) % 3));
         moves += 1;
         await new Promise((r) => setTimeout(r, 300));
       }
     })();
     try {
       await waitFor(() => progress() >= 0.25, 240_000, `progress 0.25 (${d.log()})`);
-      await mc.down(2);
+      await cluster.mc.down(2);
       await new Promise((r) => setTimeout(r, 2_000));
-      await mc.up(2);
+      await cluster.mc.up(2);
       await waitFor(() => progress() >= 0.45, 240_000, `progress 0.45 (${d.log()})`);
-      await mc.down(3);
+      await cluster.mc.down(3);
       await new Promise((r) => setTimeout(r, 2_000));
-      await mc.up(3);
+      await cluster.mc.up(3);
       await waitFor(() => progress() >= 0.65, 240_000, `progress 0.65 (${d.log()})`);
       for (let i = 0; i < 4; i++) {
-        await mc.errors('Produce', ['NOT_LEADER_FOR_PARTITION', 'REQUEST_TIMED_OUT']);
-        await mc.errors('Fetch', ['NOT_LEADER_FOR_PARTITION', 'REQUEST_TIMED_OUT']);
-        await mc.errors('OffsetCommit', ['REBALANCE_IN_PROGRESS', 'REQUEST_TIMED_OUT']);
-        if (i === 1) await mc.errors('Heartbeat', ['REBALANCE_IN_PROGRESS']);
+        await cluster.mc.errors('Produce', ['NOT_LEADER_FOR_PARTITION', 'REQUEST_TIMED_OUT']);
+        await cluster.mc.errors('Fetch', ['NOT_LEADER_FOR_PARTITION', 'REQUEST_TIMED_OUT']);
+        await cluster.mc.errors('OffsetCommit', ['REBALANCE_IN_PROGRESS', 'REQUEST_TIMED_OUT']);
+        if (i === 1) await cluster.mc.errors('Heartbeat', ['REBALANCE_IN_PROGRESS']);
         await new Promise((r) => setTimeout(r, 500));
       }
-      await waitFor(() => CHAIN.every((s) => steps.done.has(s)), 300_000, `every stage's last step (${d.log()})`);
-      const until = Date.now() + 90_000;
-      while (!(await journalCaughtUp(admin))) {
-        if (Date.now() > until) throw new Error(`the journal did not catch up: ${d.log()}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitForEnd(d, steps, cluster.admin, 300_000);
     } finally {
       done = true;
       await mover;

@@ -12,14 +12,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DATA_TOPICS, dlqOf } from '../../schemas/topics.ts';
-import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
 import { createRng } from '../../sources/rng.ts';
-import { CHAIN, Deployment, journalDiff, journalRows, runReference, watchSteps, type JournalRows, type Scenario } from './deployment.ts';
-import { committedOffsets, endOffsets, rawAdmin, testBus, waitFor } from './helpers.ts';
-import { startMockCluster, type MockCluster } from './mock-cluster.ts';
+import { CHAIN, Deployment, journalDiff, journalRows, openTestCluster, runReference, waitForEnd, watchSteps, type JournalRows, type Scenario } from './deployment.ts';
+import { waitFor } from './helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'qt-crash-'));
 const FROM = Date.UTC(2025, 0, 6);
@@ -44,14 +40,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function journalCaughtUp(a: Admin): Promise<boolean> {
-  for (const t of [...DATA_TOPICS, ...DATA_TOPICS.map((d) => dlqOf(d))]) {
-    const [ends, committed] = await Promise.all([endOffsets(a, t), committedOffsets(a, 'qt.journal', t)]);
-    if (ends.some((e, p) => e > 0 && committed[p]! < e)) return false;
-  }
-  return true;
-}
-
 interface CrashRun {
   readonly got: JournalRows;
   readonly kills: string[];
@@ -63,13 +51,8 @@ interface CrashRun {
  * committed everything.
  */
 async function crashRun(name: string, points: readonly number[], pick: (running: readonly string[]) => string, flags: Record<string, readonly string[]> = {}): Promise<CrashRun> {
-  const mc: MockCluster = await startMockCluster();
-  cleanups.push(() => mc.stop());
-  const bus: KafkaBus = testBus(mc);
-  await bus.connect();
-  cleanups.push(() => bus.close());
-  const admin = await rawAdmin(mc);
-  cleanups.push(() => admin.disconnect());
+  const { mc, bus, admin, close } = await openTestCluster();
+  cleanups.push(close);
   const journal = join(tmp, name);
   // Ingest paced (6 h of market in about 50 s): the kills land while the chain is mid-run, not after it caught up.
   const d = new Deployment(mc, SCENARIO, journal, { ingest: ['--speed', '432'], ...flags });
@@ -89,12 +72,7 @@ async function crashRun(name: string, points: readonly number[], pick: (running:
     kills.push(`${stage}@${progress().toFixed(2)}`);
     await d.start(stage);
   }
-  await waitFor(() => CHAIN.every((s) => steps.done.has(s)), 240_000, `every stage's last step (${d.log()})`);
-  const until = Date.now() + 60_000;
-  while (!(await journalCaughtUp(admin))) {
-    if (Date.now() > until) throw new Error(`the journal did not catch up: ${d.log()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitForEnd(d, steps, admin);
   const codes = await d.stopAll();
   for (const [stage, code] of Object.entries(codes)) expect(code, `${stage} exit\n${d.log()}`).toBe(0);
   return { got: journalRows(journal), kills };

@@ -4,10 +4,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { Admin } from 'kafkajs';
 import type { Subscription } from 'rxjs';
 import type { StepMark } from '../../schemas/step-mark.ts';
+import { DATA_TOPICS, dlqOf } from '../../schemas/topics.ts';
 import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
-import type { MockCluster } from './mock-cluster.ts';
+import { committedOffsets, endOffsets, rawAdmin, testBus, waitFor } from './helpers.ts';
+import { startMockCluster, type MockCluster } from './mock-cluster.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -170,4 +173,49 @@ export function watchSteps(bus: KafkaBus, group: string): { readonly last: Map<s
     if (m.last) done.add(m.stage);
   });
   return { last, done, sub };
+}
+
+/** A mock cluster with a connected test bus and admin client. */
+export interface TestCluster {
+  readonly mc: MockCluster;
+  readonly bus: KafkaBus;
+  readonly admin: Admin;
+  close(): Promise<void>;
+}
+
+/** Starts a mock cluster (every topic of deploy/kafka/topics.json) with a test bus and an admin client. */
+export async function openTestCluster(): Promise<TestCluster> {
+  const mc = await startMockCluster();
+  const bus = testBus(mc);
+  await bus.connect();
+  const admin = await rawAdmin(mc);
+  return {
+    mc,
+    bus,
+    admin,
+    close: async () => {
+      await admin.disconnect();
+      await bus.close();
+      await mc.stop();
+    },
+  };
+}
+
+/** True once the journal's group has committed every record of every topic. */
+export async function journalCaughtUp(admin: Admin): Promise<boolean> {
+  for (const t of [...DATA_TOPICS, ...DATA_TOPICS.map((d) => dlqOf(d))]) {
+    const [ends, committed] = await Promise.all([endOffsets(admin, t), committedOffsets(admin, 'qt.journal', t)]);
+    if (ends.some((e, p) => e > 0 && committed[p]! < e)) return false;
+  }
+  return true;
+}
+
+/** Waits until every stage of the chain has marked the last step and the journal has committed every record. */
+export async function waitForEnd(d: Deployment, steps: ReturnType<typeof watchSteps>, admin: Admin, ms = 240_000): Promise<void> {
+  await waitFor(() => CHAIN.every((s) => steps.done.has(s)), ms, `every stage's last step (${d.log()})`);
+  const until = Date.now() + 90_000;
+  while (!(await journalCaughtUp(admin))) {
+    if (Date.now() > until) throw new Error(`the journal did not catch up: ${d.log()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

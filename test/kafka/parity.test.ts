@@ -11,13 +11,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATA_TOPICS, dlqOf } from '../../schemas/topics.ts';
-import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
-import { CHAIN, Deployment, journalDiff, journalRows, runReference, watchSteps, type Scenario } from './deployment.ts';
-import { committedOffsets, endOffsets, rawAdmin, testBus, waitFor } from './helpers.ts';
-import { startMockCluster, type MockCluster } from './mock-cluster.ts';
+import { CHAIN, Deployment, journalDiff, journalRows, openTestCluster, runReference, waitForEnd, watchSteps, type Scenario, type TestCluster } from './deployment.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'qt-parity-'));
 /** Six synthetic symbols for six hours, with a lower confidence gate so that orders, fills and exits happen. */
@@ -27,34 +22,18 @@ export const PARITY_SCENARIO: Scenario = {
   env: { QT_RISK_CONFIDENCE_GATE: '0.5' },
 };
 
-let mc: MockCluster;
-let bus: KafkaBus;
-let admin: Admin;
+let cluster: TestCluster;
 let deployment: Deployment | undefined;
 
 beforeAll(async () => {
-  mc = await startMockCluster();
-  bus = testBus(mc);
-  await bus.connect();
-  admin = await rawAdmin(mc);
+  cluster = await openTestCluster();
 });
 
 afterAll(async () => {
   deployment?.killAll();
-  await admin?.disconnect();
-  await bus?.close();
-  await mc?.stop();
+  await cluster?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-/** True once the journal's group has committed every record of every topic. */
-async function journalCaughtUp(a: Admin): Promise<boolean> {
-  for (const t of [...DATA_TOPICS, ...DATA_TOPICS.map((d) => dlqOf(d))]) {
-    const [ends, committed] = await Promise.all([endOffsets(a, t), committedOffsets(a, 'qt.journal', t)]);
-    if (ends.some((e, p) => e > 0 && committed[p]! < e)) return false;
-  }
-  return true;
-}
 
 describe('qt pipeline: eight processes on the mock cluster', () => {
   it('write the journal qt run writes on the same market', async () => {
@@ -67,17 +46,12 @@ describe('qt pipeline: eight processes on the mock cluster', () => {
     }
 
     const journal = join(tmp, 'pipeline');
-    const d = (deployment = new Deployment(mc, PARITY_SCENARIO, journal));
-    const steps = watchSteps(bus, 'qt-test.parity');
+    const d = (deployment = new Deployment(cluster.mc, PARITY_SCENARIO, journal));
+    const steps = watchSteps(cluster.bus, 'qt-test.parity');
     await Promise.all([d.start('journal'), ...CHAIN.map((s) => d.start(s))]);
     const ingest = await d.start('ingest');
     expect(await ingest.exit, d.log()).toBe(0);
-    await waitFor(() => CHAIN.every((s) => steps.done.has(s)), 240_000, `every stage's last step (${d.log()})`);
-    const until = Date.now() + 60_000;
-    while (!(await journalCaughtUp(admin))) {
-      if (Date.now() > until) throw new Error(`the journal did not catch up: ${d.log()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitForEnd(d, steps, cluster.admin, 240_000);
     const codes = await d.stopAll();
     expect(codes, d.log()).toEqual({ journal: 0, features: 0, ensemble: 0, brains: 0, risk: 0, execution: 0, exits: 0 });
     steps.sub.unsubscribe();

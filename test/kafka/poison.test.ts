@@ -8,16 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATA_TOPICS, dlqOf } from '../../schemas/topics.ts';
-import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
 import { LocalSchemaIds } from '../../sources/kafka/schema-ids.ts';
 import { frame, WireCodec } from '../../sources/kafka/wire.ts';
 import { samples } from '../fixtures/messages.ts';
-import { CHAIN, Deployment, journalDiff, journalRows, runReference, watchSteps, type Scenario } from './deployment.ts';
-import { committedOffsets, endOffsets, rawAdmin, rawProducer, testBus, waitFor } from './helpers.ts';
-import { startMockCluster, type MockCluster } from './mock-cluster.ts';
+import { CHAIN, Deployment, journalDiff, journalRows, openTestCluster, runReference, waitForEnd, watchSteps, type Scenario, type TestCluster } from './deployment.ts';
+import { endOffsets, rawProducer, waitFor } from './helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'qt-poison-'));
 const FROM = Date.UTC(2025, 0, 6);
@@ -28,36 +25,21 @@ const SCENARIO: Scenario = {
   env: { QT_RISK_CONFIDENCE_GATE: '0.5' },
 };
 
-let mc: MockCluster;
-let bus: KafkaBus;
-let admin: Admin;
+let cluster: TestCluster;
 let producer: Producer;
 let deployment: Deployment | undefined;
 
 beforeAll(async () => {
-  mc = await startMockCluster();
-  bus = testBus(mc);
-  await bus.connect();
-  admin = await rawAdmin(mc);
-  producer = await rawProducer(mc);
+  cluster = await openTestCluster();
+  producer = await rawProducer(cluster.mc);
 });
 
 afterAll(async () => {
   deployment?.killAll();
   await producer?.disconnect();
-  await admin?.disconnect();
-  await bus?.close();
-  await mc?.stop();
+  await cluster?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function journalCaughtUp(a: Admin): Promise<boolean> {
-  for (const t of [...DATA_TOPICS, ...DATA_TOPICS.map((d) => dlqOf(d))]) {
-    const [ends, committed] = await Promise.all([endOffsets(a, t), committedOffsets(a, 'qt.journal', t)]);
-    if (ends.some((e, p) => e > 0 && committed[p]! < e)) return false;
-  }
-  return true;
-}
 
 /** Injects the poison into partition 0 of both topics; returns what each must become: `topic[0]@offset:REASON`. */
 async function inject(round: number): Promise<string[]> {
@@ -75,7 +57,7 @@ async function inject(round: number): Promise<string[]> {
       { value: frame(new LocalSchemaIds().writerIdSync(topic), body.subarray(0, body.length - 4)), reason: 'UNDECODABLE' },
       { value: await wire.encode('md.trades.v1', samples['md.trades.v1']), reason: 'SCHEMA_MISMATCH' },
     ];
-    const [end] = await endOffsets(admin, topic);
+    const [end] = await endOffsets(cluster.admin, topic);
     const [meta] = await producer.send({ topic, acks: -1, messages: poison.map((p) => ({ key: 'binance:POISON/USDT', value: p.value, partition: 0 })) });
     const base = Number(meta!.baseOffset);
     expect(base).toBeGreaterThanOrEqual(end!);
@@ -92,19 +74,14 @@ describe('poison messages in a running deployment', () => {
     runReference(SCENARIO, join(tmp, 'reference'));
     const want = journalRows(join(tmp, 'reference'));
 
-    const d = (deployment = new Deployment(mc, SCENARIO, join(tmp, 'pipeline')));
-    const steps = watchSteps(bus, 'qt-test.poison');
+    const d = (deployment = new Deployment(cluster.mc, SCENARIO, join(tmp, 'pipeline')));
+    const steps = watchSteps(cluster.bus, 'qt-test.poison');
     await Promise.all([d.start('journal'), ...CHAIN.map((s) => d.start(s))]);
     const expected = await inject(0);
     await d.start('ingest');
     await waitFor(() => ((steps.last.get('exits')?.step ?? FROM) - FROM) / (TO - FROM) >= 0.3, 240_000, `progress (${d.log()})`);
     expected.push(...(await inject(1)));
-    await waitFor(() => CHAIN.every((s) => steps.done.has(s)), 240_000, `every stage's last step (${d.log()})`);
-    const until = Date.now() + 60_000;
-    while (!(await journalCaughtUp(admin))) {
-      if (Date.now() > until) throw new Error(`the journal did not catch up: ${d.log()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitForEnd(d, steps, cluster.admin, 240_000);
     // No stage stopped on the way: each of the eight ran once and drains cleanly.
     expect(d.processes.map((p) => p.stage).sort()).toEqual(['brains', 'ensemble', 'execution', 'exits', 'features', 'ingest', 'journal', 'risk']);
     const codes = await d.stopAll();
