@@ -70,7 +70,10 @@ export async function runChain(config: Config, models: readonly ClassifierModel[
       check: () => {
         if (failure) throw failure;
       },
-      afterMark: (step) => settle(step),
+      afterMark: async (step, _last, marked) => {
+        await marked;
+        await settle(step);
+      },
     });
     if (failure) throw failure;
     t2 = performance.now();

@@ -155,9 +155,9 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
           check: () => {
             if (failure !== undefined) throw failure;
           },
-          afterMark: async (step) => {
+          afterMark: async (step, _last, marked) => {
             steps += 1;
-            stepTime.set({ stage: 'ingest' }, step / 1000);
+            marked.then(() => stepTime.set({ stage: 'ingest' }, step / 1000), fail);
             if (config.run.speed === 'max') return;
             const waitMs = (step - market.fromMs) / config.run.speed - (Date.now() - wallStart); // arch-allow: pacing
             if (waitMs > 2) await new Promise<void>((r) => setTimeout(r, waitMs));
@@ -184,7 +184,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
         closers.push(async () => feed.stop());
         await feed.published;
       }
-      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, group });
+      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, group, warn: log });
     } else {
       throw new StageNotRunnableError(spec.name, 'no runner');
     }
@@ -220,6 +220,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
           if (stepped) {
             stepped.stop();
             await stepped.idle();
+            stepped.close();
           }
           if (journalStage) {
             await journalStage.flush();

@@ -44,6 +44,10 @@ export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learnin
   readonly group?: string;
   /** Called after each step's mark is acknowledged. */
   readonly onStepDone?: (mark: StepMark) => void;
+  /** Told what the next step waits for when no step was processed for `stallWarnMs` of wall time (a process's log). */
+  readonly warn?: (message: string) => void;
+  /** Default 60000. */
+  readonly stallWarnMs?: number;
 }
 
 /** A running stepped stage. */
@@ -53,10 +57,12 @@ export interface SteppedStageHandle {
   lastStep(): number;
   /** Resolves once the stage has marked the last step of a finite market source. */
   readonly finished: Promise<void>;
-  /** Resolves once the step being processed (if any) is marked. */
+  /** Resolves once the step being processed (if any) and every step before it are marked. */
   idle(): Promise<void>;
-  /** Stops reading: records that arrive from now on are left alone. */
+  /** Stops reading: records that arrive from now on are left alone; a step in progress still ends whole (see idle()). */
   stop(): void;
+  /** Stops reading and detaches the epic's outputs. */
+  close(): void;
 }
 
 /**
@@ -74,6 +80,9 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
   const msgOut = defineCounter(d.meter, METRICS.messagesOut);
   const stepTime = defineGauge(d.meter, METRICS.stepTime);
   const subjects = new Map<TopicName, Subject<unknown>>();
+  /** The epic's output subscriptions: kept until the stage is dropped, so a step in progress at stop() still ends whole. */
+  const outputs: Subscription[] = [];
+  /** The bus consumers: stop() ends them. */
   const subs: Subscription[] = [];
   /** Outputs emitted outside a step (on a side input): published at the start of the next step. */
   const early: Outgoing[] = [];
@@ -82,6 +91,10 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
   let chain: Promise<void> = Promise.resolve();
   let pumping = false;
   let marked = -1;
+  /** The last step of a finite market is marked. */
+  let ended = false;
+  /** The mark of the last step processed, until it is acknowledged. */
+  let lastMarking: Promise<void> = Promise.resolve();
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((r) => (finish = r));
   const fail = (e: unknown): void => {
@@ -103,7 +116,7 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
     return s as unknown as Observable<Topics[T]>;
   };
   const wire = (_: string, out$: Observable<Outgoing>): void => {
-    subs.push(
+    outputs.push(
       out$.subscribe({
         next: (o) => {
           msgOut.inc({ stage, topic: o.topic });
@@ -136,11 +149,18 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
       subjects.get(r.topic)!.next(r.value);
     }
     await settle(s.clock + d.config.ensemble.maxWaitMs);
-    const mark = await publisher.end(s.clock, s.last);
-    marked = s.step;
-    stepTime.set({ stage }, s.step / 1000);
-    d.onStepDone?.(mark);
-    if (s.last) finish();
+    // The next step may start while this one's outputs and mark are being acknowledged (marks go out in order).
+    const marking = publisher.end(s.clock, s.last).then((mark) => {
+      marked = s.step;
+      stepTime.set({ stage }, s.step / 1000);
+      d.onStepDone?.(mark);
+      if (s.last) {
+        ended = true;
+        finish();
+      }
+    });
+    d.steps.track(marking).catch(fail);
+    lastMarking = marking;
   };
   const pump = (): void => {
     if (pumping) return;
@@ -178,21 +198,49 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
     bus.consume(STEP_TOPIC, group).subscribe({
       next: (r) => {
         if (stopped || failed) return;
-        gate.offerMark(r.value);
+        try {
+          gate.offerMark(r.value);
+        } catch (e) {
+          return fail(e);
+        }
         pump();
       },
       error: fail,
     }),
   );
 
+  // A stage that waits long says for what: a producer down, or records gone from a topic (retention, compaction) that a
+  // rebuild after a restart needs (docs/distributed-stages.md, Restarts).
+  let progressAt = -1;
+  let lastSeen = marked;
+  const watchdog = d.warn
+    ? setInterval(() => {
+        if (marked !== lastSeen || progressAt < 0) {
+          lastSeen = marked;
+          progressAt = performance.now();
+          return;
+        }
+        const what = ended ? undefined : gate.waitingFor();
+        if (what && performance.now() - progressAt >= (d.stallWarnMs ?? 60_000)) {
+          d.warn!(`no step for ${Math.round((performance.now() - progressAt) / 1000)} s: ${what}`);
+          progressAt = performance.now();
+        }
+      }, Math.min(d.stallWarnMs ?? 60_000, 10_000))
+    : undefined;
+  watchdog?.unref();
   return {
     stage,
     lastStep: () => marked,
     finished,
-    idle: () => chain,
+    idle: () => chain.then(() => lastMarking),
     stop: () => {
       stopped = true;
       for (const s of subs) s.unsubscribe();
+    },
+    close: () => {
+      stopped = true;
+      if (watchdog) clearInterval(watchdog);
+      for (const s of [...subs, ...outputs]) s.unsubscribe();
     },
   };
 }

@@ -107,14 +107,15 @@ describe('StepGate', () => {
     expect(gate.duplicates).toBe(1);
   });
 
-  it('counts a duplicate record once, drops records of processed steps and ignores duplicate marks', () => {
+  it('counts a duplicate record once, drops records of processed steps, ignores a repeated mark and refuses a different one', () => {
     const gate = new StepGate('features');
     expect(gate.offerRecord(rec('md.bars.1m.v1', S1, 0, 'b1'))).toBe(true);
     expect(gate.offerRecord(rec('md.bars.1m.v1', S1, 0, 'b1'))).toBe(false);
     expect(gate.duplicates).toBe(1);
     gate.offerMark(mark('ingest', S1, -1, [['md.bars.1m.v1', 0, 1]]));
-    // A second mark of the same step (here with other counts) changes nothing: the first one stands.
-    gate.offerMark(mark('ingest', S1, -1, [['md.bars.1m.v1', 0, 3]]));
+    // The same mark again (a restarted producer) changes nothing; a different one is a producer gone wrong.
+    gate.offerMark(mark('ingest', S1, -1, [['md.bars.1m.v1', 0, 1]]));
+    expect(() => gate.offerMark(mark('ingest', S1, -1, [['md.bars.1m.v1', 0, 3]]))).toThrow(/marked step \d+ twice, differently/);
     gate.offerMark(mark('brains', S1, -1, [])); // a stage features does not read
     expect(ids(gate.next())).toEqual(['md.bars.1m.v1:b1']);
     expect(gate.offerRecord(rec('md.bars.1m.v1', S1, 0, 'b1'))).toBe(false);

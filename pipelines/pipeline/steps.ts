@@ -153,7 +153,12 @@ export class StepGate {
     if (!this.producers.includes(producer) || m.step <= this.lastPrev) return;
     let byStep = this.marks.get(producer);
     if (!byStep) this.marks.set(producer, (byStep = new Map()));
-    if (!byStep.has(m.step)) byStep.set(m.step, m);
+    const known = byStep.get(m.step);
+    if (!known) byStep.set(m.step, m);
+    // A producer publishes a step again after a restart; deterministic, it must publish the same mark.
+    else if (known.prevStep !== m.prevStep || JSON.stringify(known.counts) !== JSON.stringify(m.counts)) {
+      throw new StepProtocolError(this.stage, `${producer} marked step ${m.step} twice, differently (a producer that is not deterministic, or two producers of one stage)`);
+    }
     if (producer === 'ingest' && m.step > this.lastDone && !this.byPrev.has(m.prevStep)) this.byPrev.set(m.prevStep, m);
   }
 
@@ -179,6 +184,28 @@ export class StepGate {
     if (!parts) this.received.set(key, (parts = new Map()));
     parts.set(r.partition, (parts.get(r.partition) ?? 0) + 1);
     return true;
+  }
+
+  /** What the next step waits for, in words (for a stage's log when it has waited long); undefined when nothing is known of it. */
+  waitingFor(): string | undefined {
+    const head = this.byPrev.get(this.lastDone);
+    if (!head) return this.lastDone < 0 ? undefined : `ingest's mark of the step after ${this.lastDone}`;
+    const missing: string[] = [];
+    for (const edge of this.edges.values()) {
+      const at = edge.lag === 0 ? head.step : head.prevStep;
+      if (at < 0) continue;
+      const mark = this.marks.get(edge.producer)?.get(at);
+      if (!mark) {
+        missing.push(`${edge.producer}'s mark of step ${at}`);
+        continue;
+      }
+      for (const c of mark.counts) {
+        if (c.topic !== edge.topic) continue;
+        const got = this.received.get(`${c.topic}|${at}`)?.get(c.partition) ?? 0;
+        if (got < c.records) missing.push(`${c.records - got} of ${c.records} records of ${c.topic}[${c.partition}] in step ${at}`);
+      }
+    }
+    return missing.length === 0 ? undefined : `step ${head.step} waits for ${[...new Set(missing)].join(', ')}`;
   }
 
   /** The next step when all its inputs are in; undefined while something is missing. */
@@ -230,6 +257,8 @@ export class StepPublisher {
   private seq = 0;
   private counts = new Map<string, { topic: string; partition: number; records: number }>();
   private inFlight: Promise<void>[] = [];
+  /** The marks being published, in step order. */
+  private marks: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly bus: Pick<Bus, 'publish'>,
@@ -266,16 +295,25 @@ export class StepPublisher {
     return p;
   }
 
-  /** Ends the open step: waits for every output's acknowledgement, then publishes and awaits the step's mark. */
-  async end(clock: number, last: boolean): Promise<StepMark> {
-    if (!this.open) throw new StepProtocolError(this.stage, 'end() without an open step');
-    const { step, prevStep } = this;
-    // The step closes now: an output after this point is a protocol breach, not a record the mark misses.
-    this.step = -1;
-    await Promise.all(this.inFlight);
+  /**
+   * Ends the open step at once (the next may begin right away) and resolves with its mark once every output of the step
+   * is acknowledged and the mark after them: marks go out in step order, so a stage can process the next step while
+   * the last one's acknowledgements are on their way.
+   */
+  end(clock: number, last: boolean): Promise<StepMark> {
+    if (!this.open) return Promise.reject(new StepProtocolError(this.stage, 'end() without an open step'));
+    const { step, prevStep, inFlight } = this;
     const counts = [...this.counts.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
     const mark: StepMark = { id: deriveId('step', this.stage, step), tsEvent: clock, tsInit: clock, stage: this.stage, step, prevStep, clock, last, counts };
-    await this.bus.publish(STEP_TOPIC, this.stage, mark);
-    return mark;
+    // The step closes now: an output after this point is a protocol breach, not a record the mark misses.
+    this.step = -1;
+    const marked = this.marks.then(async () => {
+      await Promise.all(inFlight);
+      await this.bus.publish(STEP_TOPIC, this.stage, mark);
+      return mark;
+    });
+    // A failed mark fails every later one: a mark must never go out before an earlier step's.
+    this.marks = marked.then(() => undefined);
+    return marked;
   }
 }

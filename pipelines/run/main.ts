@@ -171,7 +171,8 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
           registryPolls.next();
         }
       },
-      afterMark: async (step, last) => {
+      afterMark: async (step, last, marked) => {
+        await marked;
         await settle(step);
         ingestStep.set({ stage: 'ingest' }, step / 1000);
         if (last) return;
@@ -187,7 +188,7 @@ async function runWith(config: Config, io: RunIo, wallStart: number, closers: ((
     progress.done();
     await io.beforeShutdown?.(server?.url);
   } finally {
-    for (const s of chain.stages) s.stop();
+    for (const s of chain.stages) s.close();
     for (const s of subs) s.unsubscribe();
     journalStage.stop();
   }
