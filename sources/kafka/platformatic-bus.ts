@@ -1,0 +1,606 @@
+/**
+ * The bus port over Kafka with @platformatic/kafka (pure JS, 1.x): the same contract as KafkaBus (kafka-bus.ts) as far
+ * as the tests go, measured against it in test/kafka/platformatic.test.ts and bench/kafka-clients.ts.
+ *
+ * Producing: Confluent wire format (WireCodec, LocalSchemaIds by default), partition = kafkaPartition(key, partitions of
+ * the topic list) given explicitly, records collected for `lingerMs` (or `maxBatchRecords`) into one send, acks -1,
+ * gzip; one batch in flight, publish() resolves when its batch is acknowledged. @platformatic/kafka rejects a send when
+ * any broker request of it fails (after its own retries) and lists what was acknowledged on the error (`produced`);
+ * the partitions missing from the acknowledgements are sent again, up to `maxSendRounds`, then the bus fails
+ * (crash-only: that publish and every later one reject). A broker request is resent whole, so delivery is at-least-once.
+ *
+ * Consuming: one Consumer per group in this process, started on the macrotask after the group's first consume() (as
+ * KafkaBus), with every topic subscribed in that tick; later consume() calls of that group fail with
+ * ConsumerGroupStartedError. Mode 'committed': resumes after the group's commits, else from the earliest offset (the
+ * latest only if every topic of the group asked 'latest': the client has one fallback per group, not per topic).
+ * Values are decoded with WireCodec, headers read as UTF-8 strings. Offsets are committed only by commit(), as
+ * offset + 1 (leader epoch -1), merged per group, one request at a time. A record that cannot be decoded is published
+ * to `<topic>.dlq` as a DeadLetter (as KafkaBus) and not emitted.
+ *
+ * Missing against KafkaBus: a dead-lettered offset is not committed on its own (a later commit of the partition covers
+ * it; redelivered after a restart, it is dead-lettered again under the same id); no idempotent producer option; no
+ * schema-registry test; no stats of rebalances. Client errors are translated into KafkaClientError (kind = the Kafka
+ * error name as @platformatic/kafka spells it, e.g. NOT_LEADER_OR_FOLLOWER, or its PLT_KFK_* code).
+ *
+ * Older brokers: @platformatic/kafka 1.x speaks only the protocol versions of Kafka >= 3.5 (ApiVersions v3+, Metadata
+ * v9+, Fetch v12+, FindCoordinator v4+, OffsetFetch v8+, ...) and gives up on a broker that refuses ApiVersions v3.
+ * librdkafka's mock cluster (the project's test cluster) offers ApiVersions <= v2, Metadata <= v2, Fetch <= v11.
+ * installLegacyProtocol() (called by the constructor unless `legacyProtocol: false`) makes such a client fall back to
+ * ApiVersions v0 and use the older non-flexible versions of the ten APIs a producer and a group consumer need besides
+ * Produce, written with the client's own Writer/Reader/record-batch code. Produce (v7) stays the client's own.
+ * It activates only for a client whose broker refused ApiVersions v3; against Kafka >= 3.5 nothing changes.
+ */
+import {
+  Base, Consumer, createAPI, GenericError, kGetApi, kGetBootstrapConnection, kListApis, Producer, protocolAPIsById, readRecordsBatches, Reader,
+  ResponseError, stringDeserializer, stringSerializer, Writer, type Message, type MessagesStream, type ProduceResult,
+} from '@platformatic/kafka';
+import { Observable, type Subscriber } from 'rxjs';
+import type { Bus, BusRecord, Clock, StartFrom } from '../../schemas/ports.ts';
+import { TOPIC_CONFIGS, type TopicConfig } from '../../schemas/topic-config.ts';
+import { dlqOf, isDlqTopic, UnknownTopicError, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
+import { kafkaPartition } from '../murmur2.ts';
+import { unreadableDeadLetter } from './dead-letters.ts';
+import { ConsumerGroupStartedError, KafkaBusClosedError, KafkaClientError, PartitionCountMismatchError, ProduceNotAcknowledgedError, type KafkaOperation } from './errors.ts';
+import type { KafkaConsumerTuning, KafkaBusStats } from './kafka-bus.ts';
+import { LocalSchemaIds, type SchemaIds } from './schema-ids.ts';
+import { WireCodec } from './wire.ts';
+
+export interface PlatformaticBusOptions {
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  readonly schemaIds?: SchemaIds;
+  readonly topics?: readonly TopicConfig[];
+  readonly clock?: Clock;
+  /** Default 5 ms. */
+  readonly lingerMs?: number;
+  /** Default 1000. */
+  readonly maxBatchRecords?: number;
+  /** Sends of one batch until every partition of it is acknowledged (default 5). */
+  readonly maxSendRounds?: number;
+  /** The client's retries of one request (default 8) and the first delay, doubling up to 5 s (default 100 ms). */
+  readonly retries?: number;
+  readonly retryDelayMs?: number;
+  readonly compression?: 'none' | 'gzip';
+  readonly consumer?: KafkaConsumerTuning;
+  readonly checkPartitions?: boolean;
+  /** Fall back to pre-3.5 protocol versions when a broker refuses ApiVersions v3 (default true). */
+  readonly legacyProtocol?: boolean;
+}
+
+type PkProducer = Producer<string, Buffer, string, string>;
+type PkConsumer = Consumer<string, Buffer, string, string>;
+type PkMessage = Message<string, Buffer, string, string>;
+interface Pending { readonly topic: string; readonly partition: number; readonly key: string; readonly value: Buffer; readonly timestamp: bigint; readonly headers: Record<string, string> | undefined; readonly resolve: () => void; readonly reject: (e: unknown) => void }
+interface Group {
+  readonly name: string;
+  readonly topics: Map<string, { readonly subscriber: Subscriber<BusRecord<unknown>>; readonly from: StartFrom }>;
+  consumer: PkConsumer | undefined;
+  stream: MessagesStream<string, Buffer, string, string> | undefined;
+  started: boolean;
+  startTimer: NodeJS.Immediate | undefined;
+  readonly joined: Promise<void>;
+  markJoined: () => void;
+  failJoin: (e: unknown) => void;
+  backlog: PkMessage[] | undefined;
+  readonly commitQueue: Map<string, { readonly topic: string; readonly partition: number; offset: number; readonly waiters: (() => void)[]; readonly failers: ((e: unknown) => void)[] }>;
+  committing: boolean;
+  stopping: Promise<void> | undefined;
+}
+
+const tp = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+const EMPTY = Buffer.alloc(0);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const findBy = (e: Error, property: string, value: unknown): unknown => (e as unknown as { findBy(p: string, v: unknown): unknown }).findBy(property, value);
+
+/** True when the failure is transient (a broker away, a leader moving, a timeout): worth a resend or a restart. */
+function transient(e: unknown): boolean {
+  if (!(e instanceof Error) || !GenericError.isGenericError(e)) return false;
+  if (findBy(e, 'code', 'PLT_KFK_NETWORK') || findBy(e, 'hasStaleMetadata', true)) return true;
+  if (findBy(e, 'code', 'PLT_KFK_USER') || findBy(e, 'code', 'PLT_KFK_UNSUPPORTED_API')) return false;
+  return !findBy(e, 'canRetry', false);
+}
+
+/** Translates a @platformatic/kafka error; the adapter's own errors pass through. */
+export function fromPlatformatic(e: unknown, operation: KafkaOperation): Error & { readonly retriable: boolean } {
+  if (e instanceof Error && typeof (e as { retriable?: unknown }).retriable === 'boolean' && !GenericError.isGenericError(e)) return e as Error & { readonly retriable: boolean };
+  if (!(e instanceof Error)) return new KafkaClientError(operation, 'Unknown', false, String(e), { cause: e });
+  const g = GenericError.isGenericError(e) ? e : undefined;
+  const kind = ((g && findBy(g, 'code', 'PLT_KFK_PROTOCOL')) as { apiId?: string } | null)?.apiId ?? (g?.code as string | undefined) ?? e.name;
+  const detail = e instanceof AggregateError ? `${e.message} ${e.errors.map((x: unknown) => (x instanceof Error ? x.message : String(x))).join('; ')}` : e.message;
+  return new KafkaClientError(operation, kind, transient(e), detail, { cause: e });
+}
+
+// ---- pre-3.5 protocol versions (see the file comment) ----
+
+type ApiFn = ((...args: unknown[]) => void) & { key: number; version: number };
+type R = Reader;
+const check = <T>(key: number, version: number, errors: [string, [number, null]][], response: T): T => {
+  if (errors.length > 0) throw new ResponseError(key, version, Object.fromEntries(errors), response);
+  return response;
+};
+const top = (r: R, key: number, v: number, body: (code: number) => object) => {
+  const throttleTimeMs = r.readInt32();
+  const errorCode = r.readInt16();
+  return check(key, v, errorCode ? [['/', [errorCode, null]]] : [], { throttleTimeMs, errorCode, ...body(errorCode) });
+};
+const arr = <T>(r: R, f: (r: R, i: number) => T): T[] => r.readArray(f, false, false);
+const str = (r: R): string => r.readString(false);
+const nstr = (r: R): string | null => r.readNullableString(false);
+const api = (key: number, version: number, req: (...a: never[]) => Writer, parse: (r: R, key: number, v: number) => unknown): ApiFn =>
+  createAPI(key, version, req as (...a: unknown[]) => Writer, (_c: number, k: number, v: number, r: R) => parse(r, k, v), false, false) as unknown as ApiFn;
+type Part = { partitionIndex: number; errorCode: number };
+const partErrors = (topics: { partitions: Part[] }[]): [string, [number, null]][] =>
+  topics.flatMap((t, i) => t.partitions.flatMap((p, j) => (p.errorCode ? [[`/topics/${i}/partitions/${j}`, [p.errorCode, null]] as [string, [number, null]]] : [])));
+
+const apiVersionsV0 = api(18, 0, () => Writer.create(), (r, k, v) => {
+  const errorCode = r.readInt16();
+  const apiKeys = arr(r, (r) => {
+    const apiKey = r.readInt16();
+    return { apiKey, name: (protocolAPIsById as Record<number, string>)[apiKey], minVersion: r.readInt16(), maxVersion: r.readInt16() };
+  });
+  return check(k, v, errorCode ? [['/', [errorCode, null]]] : [], { errorCode, apiKeys, throttleTimeMs: 0 });
+});
+const metadataV2 = api(3, 2, (topics: string[]) => Writer.create().appendArray(topics, (w, t) => w.appendString(t, false), false, false), (r, k, v) => {
+  const brokers = arr(r, (r) => ({ nodeId: r.readInt32(), host: str(r), port: r.readInt32(), rack: nstr(r) }));
+  const clusterId = nstr(r);
+  const controllerId = r.readInt32();
+  const ints = (r: R) => arr(r, (r) => r.readInt32());
+  const topics = arr(r, (r) => {
+    const errorCode = r.readInt16();
+    const name = str(r);
+    const isInternal = r.readBoolean();
+    const partitions = arr(r, (r) => ({ errorCode: r.readInt16(), partitionIndex: r.readInt32(), leaderId: r.readInt32(), leaderEpoch: -1, replicaNodes: ints(r), isrNodes: ints(r), offlineReplicas: [] }));
+    return { errorCode, name, topicId: name, isInternal, partitions, topicAuthorizedOperations: 0 };
+  });
+  const errors = topics.flatMap((t, i) => (t.errorCode ? [[`/topics/${i}`, [t.errorCode, null]] as [string, [number, null]]] : [])).concat(partErrors(topics));
+  return check(k, v, errors, { throttleTimeMs: 0, brokers, clusterId, controllerId, topics });
+});
+const findCoordinatorV2Raw = api(10, 2, (keyType: number, keys: string[]) => Writer.create().appendString(keys[0]!, false).appendInt8(keyType), (r, k, v) => {
+  const throttleTimeMs = r.readInt32();
+  const c = { key: '', errorCode: r.readInt16(), errorMessage: nstr(r), nodeId: r.readInt32(), host: str(r), port: r.readInt32() };
+  return check(k, v, c.errorCode ? [['/coordinators/0', [c.errorCode, null]]] : [], { throttleTimeMs, coordinators: [c] });
+});
+// The v2 answer does not name its key: the caller finds its coordinator by key.
+const findCoordinatorV2 = Object.assign((connection: unknown, keyType: number, keys: string[], cb: (e: unknown, r?: { coordinators: { key: string }[] }) => void) =>
+  findCoordinatorV2Raw(connection, keyType, keys, (e: unknown, res?: { coordinators: { key: string }[] }) => {
+    for (const c of res?.coordinators ?? []) c.key = keys[0]!;
+    cb(e, res);
+  }), { key: 10, version: 2 }) as unknown as ApiFn;
+const joinGroupV5 = api(11, 5, (groupId: string, session: number, rebalance: number, memberId: string, instance: string | null, type: string, protocols: { name: string; metadata?: Buffer }[]) =>
+  Writer.create().appendString(groupId, false).appendInt32(session).appendInt32(rebalance).appendString(memberId, false).appendString(instance, false).appendString(type, false)
+    .appendArray(protocols, (w, p) => w.appendString(p.name, false).appendBytes(p.metadata ?? EMPTY, false), false, false),
+(r, k, v) => top(r, k, v, () => ({
+  generationId: r.readInt32(), protocolType: '', protocolName: str(r), leader: str(r), skipAssignment: false, memberId: str(r),
+  members: arr(r, (r) => ({ memberId: str(r), groupInstanceId: nstr(r), metadata: r.readNullableBytes(false) })),
+})));
+const syncGroupV3 = api(14, 3, (groupId: string, generation: number, memberId: string, instance: string | null, _t: unknown, _p: unknown, assignments: { memberId: string; assignment: Buffer }[]) =>
+  Writer.create().appendString(groupId, false).appendInt32(generation).appendString(memberId, false).appendString(instance, false)
+    .appendArray(assignments, (w, a) => w.appendString(a.memberId, false).appendBytes(a.assignment, false), false, false),
+(r, k, v) => top(r, k, v, () => ({ protocolType: null, protocolName: null, assignment: r.readNullableBytes(false) ?? EMPTY })));
+const heartbeatV3 = api(12, 3, (groupId: string, generation: number, memberId: string, instance: string | null) =>
+  Writer.create().appendString(groupId, false).appendInt32(generation).appendString(memberId, false).appendString(instance, false), (r, k, v) => top(r, k, v, () => ({})));
+const leaveGroupV1 = api(13, 1, (groupId: string, members: { memberId: string }[]) => Writer.create().appendString(groupId, false).appendString(members[0]?.memberId ?? '', false),
+  (r, k, v) => top(r, k, v, () => ({ members: [] })));
+type CommitTopic = { name: string; partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }[] };
+const offsetCommitV7 = api(8, 7, (groupId: string, generation: number, memberId: string, instance: string | null, topics: CommitTopic[]) =>
+  Writer.create().appendString(groupId, false).appendInt32(generation).appendString(memberId, false).appendString(instance, false)
+    .appendArray(topics, (w, t) => w.appendString(t.name, false).appendArray(t.partitions, (w, p) =>
+      w.appendInt32(p.partitionIndex).appendInt64(p.committedOffset).appendInt32(p.committedLeaderEpoch).appendString(p.committedMetadata, false), false, false), false, false),
+(r, k, v) => {
+  const throttleTimeMs = r.readInt32();
+  const topics = arr(r, (r) => ({ name: str(r), partitions: arr(r, (r) => ({ partitionIndex: r.readInt32(), errorCode: r.readInt16() })) }));
+  return check(k, v, partErrors(topics), { throttleTimeMs, topics });
+});
+const offsetFetchV5 = api(9, 5, (groups: { groupId: string; topics: { name: string; partitionIndexes: number[] }[] }[]) =>
+  Writer.create().appendString(groups[0]!.groupId, false)
+    .appendArray(groups[0]!.topics, (w, t) => w.appendString(t.name, false).appendArray(t.partitionIndexes, (w, i) => w.appendInt32(i), false, false), false, false),
+(r, k, v) => {
+  const throttleTimeMs = r.readInt32();
+  const topics = arr(r, (r) => ({ name: str(r), partitions: arr(r, (r) => ({ partitionIndex: r.readInt32(), committedOffset: r.readInt64(), committedLeaderEpoch: r.readInt32(), metadata: nstr(r), errorCode: r.readInt16() })) }));
+  const errorCode = r.readInt16();
+  const errors = partErrors(topics).concat(errorCode ? [['/', [errorCode, null]]] : []);
+  return check(k, v, errors, { throttleTimeMs, groups: [{ groupId: '', topics, errorCode }] });
+});
+type FetchTopic = { topicId: string; partitions: { partition: number; currentLeaderEpoch: number; fetchOffset: bigint; partitionMaxBytes: number }[] };
+const fetchV11 = api(1, 11, (maxWait: number, minBytes: number, maxBytes: number, isolation: number, session: number, epoch: number, topics: FetchTopic[], _f: unknown, rack: string | null) =>
+  Writer.create().appendInt32(-1).appendInt32(maxWait).appendInt32(minBytes).appendInt32(maxBytes).appendInt8(isolation).appendInt32(session).appendInt32(epoch)
+    .appendArray(topics, (w, t) => w.appendString(t.topicId, false).appendArray(t.partitions, (w, p) =>
+      w.appendInt32(p.partition).appendInt32(p.currentLeaderEpoch).appendInt64(p.fetchOffset).appendInt64(-1n).appendInt32(p.partitionMaxBytes), false, false), false, false)
+    .appendArray([] as number[], () => undefined, false, false).appendString(rack ?? '', false),
+(r, k, v) => top(r, k, v, () => {
+  const sessionId = r.readInt32();
+  const responses = arr(r, (r) => ({ topicId: str(r), partitions: arr(r, (r) => {
+    const p: Record<string, unknown> = {
+      partitionIndex: r.readInt32(), errorCode: r.readInt16(), highWatermark: r.readInt64(), lastStableOffset: r.readInt64(), logStartOffset: r.readInt64(),
+      abortedTransactions: r.readNullableArray((r) => ({ producerId: r.readInt64(), firstOffset: r.readInt64() }), false, false) ?? [], preferredReadReplica: r.readInt32(),
+    };
+    const size = r.readInt32();
+    if (size > 0) {
+      p['records'] = readRecordsBatches(Reader.from(r.buffer.subarray(r.position, r.position + size)));
+      r.skip(size);
+    }
+    return p;
+  }) }));
+  const errors = responses.flatMap((t, i) => t.partitions.flatMap((p, j) => (p['errorCode'] ? [[`/responses/${i}/partitions/${j}`, [p['errorCode'] as number, null]] as [string, [number, null]]] : [])));
+  return { sessionId, responses, ...check(k, v, errors, {}) };
+}));
+// The client's own ListOffsets v5 is readable, but librdkafka 2.0's mock answers it with 4 bytes too many per partition.
+const listOffsetsV2 = api(2, 2, (replica: number, isolation: number, topics: { name: string; partitions: { partitionIndex: number; timestamp: bigint }[] }[]) =>
+  Writer.create().appendInt32(replica).appendInt8(isolation)
+    .appendArray(topics, (w, t) => w.appendString(t.name, false).appendArray(t.partitions, (w, p) => w.appendInt32(p.partitionIndex).appendInt64(p.timestamp), false, false), false, false),
+(r, k, v) => {
+  const throttleTimeMs = r.readInt32();
+  const topics = arr(r, (r) => ({ name: str(r), partitions: arr(r, (r) => ({ partitionIndex: r.readInt32(), errorCode: r.readInt16(), timestamp: r.readInt64(), offset: r.readInt64(), leaderEpoch: -1 })) }));
+  return check(k, v, partErrors(topics), { throttleTimeMs, topics });
+});
+const LEGACY: Readonly<Record<string, ApiFn>> = {
+  ListOffsets: listOffsetsV2,
+  Metadata: metadataV2, FindCoordinator: findCoordinatorV2, JoinGroup: joinGroupV5, SyncGroup: syncGroupV3, Heartbeat: heartbeatV3,
+  LeaveGroup: leaveGroupV1, OffsetCommit: offsetCommitV7, OffsetFetch: offsetFetchV5, Fetch: fetchV11,
+};
+const legacyRanges = new WeakMap<object, Map<string, { minVersion: number; maxVersion: number }>>();
+let legacyInstalled = false;
+type Cb = (error: unknown, result?: unknown) => void;
+
+/** Lets every @platformatic/kafka client of this process talk to brokers older than Kafka 3.5 (see the file comment). */
+export function installLegacyProtocol(): void {
+  if (legacyInstalled) return;
+  legacyInstalled = true;
+  const proto = Base.prototype as unknown as Record<symbol, (this: Record<symbol, (...a: unknown[]) => void>, ...a: unknown[]) => void>;
+  const listApis = proto[kListApis]!;
+  const getApi = proto[kGetApi]!;
+  proto[kListApis] = function (callback: unknown) {
+    listApis.call(this, (error: unknown, apiKeys: unknown) => {
+      if (!(error instanceof Error && GenericError.isGenericError(error) && findBy(error, 'apiId', 'UNSUPPORTED_VERSION'))) return (callback as Cb)(error, apiKeys);
+      this[kGetBootstrapConnection]!((e: unknown, connection: unknown) => {
+        if (e) return (callback as Cb)(e);
+        apiVersionsV0(connection, (e2: unknown, res?: { apiKeys: { name: string; minVersion: number; maxVersion: number }[] }) => {
+          if (e2 || !res) return (callback as Cb)(e2);
+          legacyRanges.set(this, new Map(res.apiKeys.map((a) => [a.name, a])));
+          (callback as Cb)(null, res.apiKeys);
+        });
+      });
+    });
+  };
+  proto[kGetApi] = function (name: unknown, callback: unknown) {
+    getApi.call(this, name, (error: unknown, found: unknown) => {
+      const range = legacyRanges.get(this)?.get(name as string);
+      const shim = LEGACY[name as string];
+      if (range && shim && shim.version >= range.minVersion && shim.version <= range.maxVersion) return (callback as Cb)(null, shim);
+      (callback as Cb)(error, found);
+    });
+  };
+}
+
+// ---- the bus ----
+
+export class PlatformaticBus implements Bus {
+  /** What the adapter did so far (the fields of KafkaBus's stats). */
+  readonly stats: KafkaBusStats = { produceRequests: 0, resentRecords: 0, deadLetters: 0, delivered: 0 };
+  private readonly wire: WireCodec;
+  private readonly clock: Clock;
+  private readonly partitions = new Map<string, number>();
+  private readonly tuning: Required<KafkaConsumerTuning>;
+  private readonly groups = new Map<string, Group>();
+  private readonly base: { clientId: string; bootstrapBrokers: string[]; retries: number; retryDelay: (c: unknown, op: string, attempt: number) => number };
+  private producerReady: Promise<PkProducer> | undefined;
+  private producer: PkProducer | undefined;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private idle: (() => void)[] = [];
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: PlatformaticBusOptions) {
+    if (opts.legacyProtocol ?? true) installLegacyProtocol();
+    const first = opts.retryDelayMs ?? 100;
+    this.base = {
+      clientId: opts.clientId ?? 'quantum-trader', bootstrapBrokers: [...opts.brokers], retries: opts.retries ?? 8,
+      retryDelay: (_c, _op, attempt) => Math.min(5_000, first * 2 ** Math.max(0, attempt - 1)),
+    };
+    this.wire = new WireCodec(opts.schemaIds ?? new LocalSchemaIds());
+    this.clock = opts.clock ?? { now: () => Date.now() };
+    for (const t of opts.topics ?? TOPIC_CONFIGS) this.partitions.set(t.name, t.partitions);
+    this.tuning = {
+      maxWaitTimeMs: opts.consumer?.maxWaitTimeMs ?? 500, sessionTimeoutMs: opts.consumer?.sessionTimeoutMs ?? 30_000,
+      heartbeatIntervalMs: opts.consumer?.heartbeatIntervalMs ?? 3_000, rebalanceTimeoutMs: opts.consumer?.rebalanceTimeoutMs ?? 60_000,
+    };
+  }
+
+  partitionFor(topic: TopicName, key: string): number {
+    const n = this.partitions.get(topic);
+    if (n === undefined) throw new UnknownTopicError(topic);
+    return kafkaPartition(key, n);
+  }
+
+  /** Reads the cluster's metadata (checking partition counts) and the writer schema ids; publish() does it on first use. */
+  async connect(): Promise<void> {
+    await this.producerConnected();
+  }
+
+  /** Resolves once connected and every group started so far has joined. */
+  async ready(): Promise<void> {
+    await this.producerConnected();
+    await Promise.all([...this.groups.values()].filter((g) => g.started || g.startTimer).map((g) => g.joined));
+  }
+
+  /** The partitions of each topic assigned to this process's member of the group. */
+  assignment(group: string): Readonly<Record<string, readonly number[]>> {
+    const a = this.groups.get(group)?.consumer?.assignments ?? [];
+    return Object.fromEntries(a.map((x) => [x.topic, [...x.partitions]]));
+  }
+
+  async publish<T extends TopicName>(topic: T, key: string, value: Topics[T], headers?: Record<string, string>): Promise<void> {
+    if (this.closed) throw new KafkaBusClosedError();
+    if (this.failure) throw this.failure;
+    const partition = this.partitionFor(topic, key);
+    const bytes = await this.wire.encode(topic, value);
+    await new Promise<void>((resolve, reject) => {
+      this.queue.push({ topic, partition, key, value: bytes, timestamp: BigInt((value as { tsEvent: number }).tsEvent), headers, resolve, reject });
+      if (this.flushing) return;
+      if (this.queue.length >= (this.opts.maxBatchRecords ?? 1000)) this.startFlush();
+      else this.lingerTimer ??= setTimeout(() => this.startFlush(), this.opts.lingerMs ?? 5);
+    });
+  }
+
+  consume<T extends TopicName>(topic: T, group: string, opts: { from?: StartFrom } = {}): Observable<BusRecord<Topics[T]>> {
+    return new Observable<BusRecord<Topics[T]>>((subscriber) => {
+      if (this.closed) return subscriber.error(new KafkaBusClosedError());
+      if (!this.partitions.has(topic)) return subscriber.error(new UnknownTopicError(topic));
+      const g = this.groupState(group);
+      if (g.started) return subscriber.error(new ConsumerGroupStartedError(group, topic, 'its consumer already runs; subscribe to every topic of a group in the same tick'));
+      if (g.topics.has(topic)) return subscriber.error(new ConsumerGroupStartedError(group, topic, 'this process already reads it in that group'));
+      g.topics.set(topic, { subscriber: subscriber as Subscriber<BusRecord<unknown>>, from: opts.from ?? 'earliest' });
+      g.startTimer ??= setImmediate(() => {
+        g.startTimer = undefined;
+        this.startGroup(g).catch((e: unknown) => this.failGroup(g, fromPlatformatic(e, 'consume')));
+      });
+      return () => {
+        g.topics.delete(topic);
+        if (g.topics.size > 0) return;
+        if (g.startTimer) clearImmediate(g.startTimer);
+        g.startTimer = undefined;
+        void this.stopGroup(g);
+      };
+    });
+  }
+
+  /** Commits offset + 1 for the group; resolves when a commit request carrying it is acknowledged. */
+  commit(group: string, topic: TopicName, partition: number, offset: number): Promise<void> {
+    if (this.closed) return Promise.reject(new KafkaBusClosedError());
+    const g = this.groups.get(group);
+    if (!g?.consumer) return Promise.reject(new ConsumerGroupStartedError(group, topic, 'commit() needs this process to consume the topic in that group'));
+    return new Promise<void>((resolve, reject) => {
+      const q = g.commitQueue.get(tp(topic, partition));
+      if (q) {
+        q.offset = offset;
+        q.waiters.push(resolve);
+        q.failers.push(reject);
+      } else g.commitQueue.set(tp(topic, partition), { topic, partition, offset, waiters: [resolve], failers: [reject] });
+      if (!g.committing) void this.commitLoop(g);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const groups = [...this.groups.values()];
+    this.groups.clear();
+    for (const g of groups) {
+      if (g.startTimer) clearImmediate(g.startTimer);
+      await this.stopGroup(g);
+    }
+    if (this.queue.length > 0 && !this.flushing) this.startFlush();
+    if (this.flushing) await new Promise<void>((resolve) => this.idle.push(resolve));
+    this.closed = true;
+    await this.producer?.close().catch(() => undefined);
+    for (const g of groups) for (const { subscriber } of g.topics.values()) subscriber.complete();
+  }
+
+  // ---- producing ----
+
+  private producerConnected(): Promise<PkProducer> {
+    this.producerReady ??= (async () => {
+      const producer: PkProducer = new Producer({ ...this.base, autocreateTopics: false, serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer } });
+      try {
+        const md = await producer.metadata({ topics: [...this.partitions.keys()] });
+        for (const [name, t] of md.topics) {
+          const expected = this.partitions.get(name)!;
+          if ((this.opts.checkPartitions ?? true) && t.partitionsCount !== expected) throw new PartitionCountMismatchError(name, expected, t.partitionsCount);
+        }
+        await this.wire.prepare([...this.partitions.keys()] as TopicName[]);
+      } catch (e) {
+        await producer.close().catch(() => undefined);
+        throw fromPlatformatic(e, 'connect');
+      }
+      return (this.producer = producer);
+    })();
+    this.producerReady.catch(() => (this.producerReady = undefined));
+    return this.producerReady;
+  }
+
+  private startFlush(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.flushing) return;
+    this.flushing = true;
+    void this.flushLoop();
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.opts.maxBatchRecords ?? 1000);
+        if (!this.failure) {
+          try {
+            await this.sendAcknowledged(batch);
+            for (const r of batch) r.resolve();
+            continue;
+          } catch (e) {
+            // Crash-only: nothing is written after a batch that may be missing.
+            this.failure = fromPlatformatic(e, 'publish');
+          }
+        }
+        for (const r of batch) r.reject(this.failure);
+      }
+    } finally {
+      this.flushing = false;
+      for (const f of this.idle.splice(0)) f();
+    }
+  }
+
+  /** Sends the batch until every partition of it is acknowledged, resending the partitions a failed send left out. */
+  private async sendAcknowledged(batch: readonly Pending[]): Promise<void> {
+    const producer = await this.producerConnected();
+    const rounds = this.opts.maxSendRounds ?? 5;
+    let remaining = batch;
+    let lastError: unknown;
+    for (let round = 1; remaining.length > 0; round++) {
+      if (round > rounds) throw lastError ?? new ProduceNotAcknowledgedError([...new Set(remaining.map((r) => `${r.topic}[${r.partition}]`))], rounds);
+      this.stats.produceRequests++;
+      let result: ProduceResult | undefined;
+      try {
+        result = await producer.send({
+          acks: -1, compression: this.opts.compression ?? 'gzip',
+          messages: remaining.map((r) => ({ topic: r.topic, partition: r.partition, key: r.key, value: r.value, timestamp: r.timestamp, ...(r.headers ? { headers: r.headers } : {}) })),
+        });
+      } catch (e) {
+        if (!transient(e)) throw e;
+        lastError = e;
+        result = (e as { produced?: ProduceResult }).produced;
+      }
+      const acked = new Set((result?.offsets ?? []).map((o) => tp(o.topic, o.partition)));
+      const next = remaining.filter((r) => !acked.has(tp(r.topic, r.partition)));
+      this.stats.resentRecords += next.length;
+      if (next.length > 0 && lastError) await sleep(100 * round);
+      remaining = next;
+    }
+  }
+
+  // ---- consuming ----
+
+  private groupState(name: string): Group {
+    let g = this.groups.get(name);
+    if (!g) {
+      let markJoined!: () => void;
+      let failJoin!: (e: unknown) => void;
+      const joined = new Promise<void>((resolve, reject) => ((markJoined = resolve), (failJoin = reject)));
+      joined.catch(() => undefined);
+      g = { name, topics: new Map(), consumer: undefined, stream: undefined, started: false, startTimer: undefined, joined, markJoined, failJoin, backlog: undefined, commitQueue: new Map(), committing: false, stopping: undefined };
+      this.groups.set(name, g);
+    }
+    return g;
+  }
+
+  private async startGroup(g: Group): Promise<void> {
+    if (this.closed || g.topics.size === 0) return;
+    g.started = true;
+    const t = this.tuning;
+    const consumer: PkConsumer = new Consumer({
+      ...this.base, clientId: `${this.base.clientId}-${g.name}`, groupId: g.name, autocommit: false, maxWaitTime: t.maxWaitTimeMs, sessionTimeout: t.sessionTimeoutMs,
+      heartbeatInterval: t.heartbeatIntervalMs, rebalanceTimeout: t.rebalanceTimeoutMs,
+      deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
+    });
+    g.consumer = consumer;
+    consumer.on('consumer:group:join', () => g.markJoined());
+    // A failed rejoin after a heartbeat error is emitted as 'error' on the consumer.
+    consumer.on('error', (e: unknown) => this.failGroup(g, fromPlatformatic(e, 'consume')));
+    const latest = [...g.topics.values()].every((x) => x.from === 'latest');
+    const stream = await consumer.consume({ topics: [...g.topics.keys()], mode: 'committed', fallbackMode: latest ? 'latest' : 'earliest', autocommit: false });
+    g.stream = stream;
+    g.markJoined();
+    stream.on('data', (m: PkMessage) => this.onMessage(g, stream, m));
+    stream.on('error', (e: unknown) => this.failGroup(g, fromPlatformatic(e, 'consume')));
+  }
+
+  /** Emits at once when the record's schema id is known; otherwise pauses the stream and decodes (or dead-letters) in order. */
+  private onMessage(g: Group, stream: MessagesStream<string, Buffer, string, string>, m: PkMessage): void {
+    if (g.backlog) return void g.backlog.push(m);
+    let value: unknown;
+    try {
+      value = this.wire.decodeKnown(m.topic as TopicName, m.value ?? EMPTY);
+    } catch {
+      value = undefined;
+    }
+    if (value !== undefined) return this.emit(g, m, value);
+    g.backlog = [m];
+    stream.pause();
+    void this.drainBacklog(g, stream);
+  }
+
+  private async drainBacklog(g: Group, stream: MessagesStream<string, Buffer, string, string>): Promise<void> {
+    try {
+      for (let m = g.backlog?.shift(); m; m = g.backlog?.shift()) {
+        let value: unknown;
+        try {
+          value = await this.wire.decode(m.topic as TopicName, m.value ?? EMPTY);
+        } catch (e) {
+          const err = e instanceof Error ? e : new Error(String(e));
+          if ((err as { retriable?: boolean }).retriable === true || isDlqTopic(m.topic as TopicName)) throw err;
+          const { value: letter, headers } = unreadableDeadLetter(
+            { topic: m.topic, partition: m.partition, offset: Number(m.offset), key: m.key ?? null, payload: m.value ? Buffer.from(m.value) : EMPTY, timestamp: Number(m.timestamp) },
+            g.name, err, this.clock.now());
+          await this.publish(dlqOf(m.topic as DataTopic), letter.key ?? '', letter, headers);
+          this.stats.deadLetters++;
+          continue;
+        }
+        this.emit(g, m, value);
+      }
+      g.backlog = undefined;
+      stream.resume();
+    } catch (e) {
+      this.failGroup(g, fromPlatformatic(e, 'consume'));
+    }
+  }
+
+  private emit(g: Group, m: PkMessage, value: unknown): void {
+    const entry = g.topics.get(m.topic);
+    if (!entry) return;
+    let headers: Record<string, string> | undefined;
+    for (const [k, v] of m.headers) if (v !== undefined) (headers ??= {})[k] = v;
+    this.stats.delivered++;
+    entry.subscriber.next(Object.freeze({
+      topic: m.topic, partition: m.partition, offset: Number(m.offset), key: m.key ?? '', value, timestamp: Number(m.timestamp), ...(headers ? { headers: Object.freeze(headers) } : {}),
+    }));
+  }
+
+  private async commitLoop(g: Group): Promise<void> {
+    g.committing = true;
+    try {
+      while (g.commitQueue.size > 0) {
+        const entries = [...g.commitQueue.values()];
+        g.commitQueue.clear();
+        try {
+          if (!g.consumer) throw new ConsumerGroupStartedError(g.name, entries[0]!.topic, 'the group stopped before the commit');
+          await g.consumer.commit({ offsets: entries.map((e) => ({ topic: e.topic, partition: e.partition, offset: BigInt(e.offset + 1), leaderEpoch: -1 })) });
+          for (const e of entries) for (const w of e.waiters) w();
+        } catch (err) {
+          const t = fromPlatformatic(err, 'commit');
+          for (const e of entries) for (const f of e.failers) f(t);
+        }
+      }
+    } finally {
+      g.committing = false;
+    }
+  }
+
+  private failGroup(g: Group, e: Error): void {
+    g.failJoin(e);
+    const subs = [...g.topics.values()];
+    g.topics.clear();
+    for (const { subscriber } of subs) subscriber.error(e);
+    void this.stopGroup(g);
+  }
+
+  private stopGroup(g: Group): Promise<void> {
+    if (!g.consumer) return Promise.resolve();
+    g.stopping ??= (async () => {
+      await new Promise<void>((resolve) => g.consumer!.close(true, () => resolve()));
+      g.consumer = undefined;
+      g.stream = undefined;
+      if (this.groups.get(g.name) === g) this.groups.delete(g.name);
+    })();
+    return g.stopping;
+  }
+}
