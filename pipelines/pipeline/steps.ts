@@ -257,7 +257,7 @@ export class StepPublisher {
   private seq = 0;
   private counts = new Map<string, { topic: string; partition: number; records: number }>();
   private inFlight: Promise<void>[] = [];
-  /** The marks being published, in step order. */
+  /** The marks queued for publishing, in step order. */
   private marks: Promise<void> = Promise.resolve();
 
   constructor(
@@ -297,8 +297,9 @@ export class StepPublisher {
 
   /**
    * Ends the open step at once (the next may begin right away) and resolves with its mark once every output of the step
-   * is acknowledged and the mark after them: marks go out in step order, so a stage can process the next step while
-   * the last one's acknowledgements are on their way.
+   * is acknowledged and the mark after them. Marks are published in step order, each without waiting for the one
+   * before to be acknowledged, so a stage can process the next steps while the last ones' acknowledgements are on
+   * their way.
    */
   end(clock: number, last: boolean): Promise<StepMark> {
     if (!this.open) return Promise.reject(new StepProtocolError(this.stage, 'end() without an open step'));
@@ -307,13 +308,17 @@ export class StepPublisher {
     const mark: StepMark = { id: deriveId('step', this.stage, step), tsEvent: clock, tsInit: clock, stage: this.stage, step, prevStep, clock, last, counts };
     // The step closes now: an output after this point is a protocol breach, not a record the mark misses.
     this.step = -1;
-    const marked = this.marks.then(async () => {
+    // Queued behind the previous mark's publish (not its acknowledgement), after this step's outputs are acknowledged.
+    const queued = this.marks.then(async () => {
       await Promise.all(inFlight);
-      await this.bus.publish(STEP_TOPIC, this.stage, mark);
+      return { ack: this.bus.publish(STEP_TOPIC, this.stage, mark) };
+    });
+    // A failed mark fails every later one: a mark must never go out when an earlier step's could not.
+    this.marks = queued.then(() => undefined);
+    const marked = queued.then(async ({ ack }) => {
+      await ack;
       return mark;
     });
-    // A failed mark fails every later one: a mark must never go out before an earlier step's.
-    this.marks = marked.then(() => undefined);
     return marked;
   }
 }
