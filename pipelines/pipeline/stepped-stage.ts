@@ -2,7 +2,6 @@ import { Observable, Subject, type Subscription } from 'rxjs';
 import { map } from 'rxjs/operators';
 import { METRICS, defineCounter, defineGauge } from '../../schemas/metrics.ts';
 import type { Bus, BusRecord, Outgoing } from '../../schemas/ports.ts';
-import type { StepMark } from '../../schemas/step-mark.ts';
 import type { TopicName, Topics } from '../../schemas/topics.ts';
 import { ReplayScheduler } from '../replay-scheduler.ts';
 import { wireStage, type InflightTracker, type StageDeps } from '../run/stage-wiring.ts';
@@ -42,8 +41,6 @@ export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learnin
   readonly fail: (e: unknown) => void;
   /** Consumer group (default `qt.<stage>`). */
   readonly group?: string;
-  /** Called after each step's mark is acknowledged. */
-  readonly onStepDone?: (mark: StepMark) => void;
   /** Told what the next step waits for when no step was processed for `stallWarnMs` of wall time (a process's log). */
   readonly warn?: (message: string) => void;
   /** Default 60000. */
@@ -55,8 +52,6 @@ export interface SteppedStageHandle {
   readonly stage: SteppedStage;
   /** The last step processed and marked (-1 before the first). */
   lastStep(): number;
-  /** Resolves once the stage has marked the last step of a finite market source. */
-  readonly finished: Promise<void>;
   /** Resolves once the step being processed (if any) and every step before it are marked. */
   idle(): Promise<void>;
   /** Stops reading: records that arrive from now on are left alone; a step in progress still ends whole (see idle()). */
@@ -95,8 +90,6 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
   let ended = false;
   /** The mark of the last step processed, until it is acknowledged. */
   let lastMarking: Promise<void> = Promise.resolve();
-  let finish: () => void = () => undefined;
-  const finished = new Promise<void>((r) => (finish = r));
   const fail = (e: unknown): void => {
     failed = true;
     d.fail(e);
@@ -150,14 +143,10 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
     }
     await settle(s.clock + d.config.ensemble.maxWaitMs);
     // The next step may start while this one's outputs and mark are being acknowledged (marks go out in order).
-    const marking = publisher.end(s.clock, s.last).then((mark) => {
+    const marking = publisher.end(s.clock, s.last).then(() => {
       marked = s.step;
       stepTime.set({ stage }, s.step / 1000);
-      d.onStepDone?.(mark);
-      if (s.last) {
-        ended = true;
-        finish();
-      }
+      if (s.last) ended = true;
     });
     d.steps.track(marking).catch(fail);
     lastMarking = marking;
@@ -231,7 +220,6 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
   return {
     stage,
     lastStep: () => marked,
-    finished,
     idle: () => chain.then(() => lastMarking),
     stop: () => {
       stopped = true;
