@@ -19,13 +19,12 @@
  * client's own Writer/Reader and record-batch reader; see sources/kafka/platformatic-bus.ts). The mock's fetch holds
  * an empty fetch for its whole wait, so consumer figures depend on the fetch wait (100 ms for every client here).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Consumer, Producer } from '@platformatic/kafka';
-import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import type { Bar } from '../schemas/bar.ts';
 import { instrumentKey } from '../schemas/common.ts';
 import type { Bus } from '../schemas/ports.ts';
@@ -34,24 +33,10 @@ import { installLegacyProtocol, PlatformaticBus } from '../sources/kafka/platfor
 import { LocalSchemaIds } from '../sources/kafka/schema-ids.ts';
 import { WireCodec } from '../sources/kafka/wire.ts';
 import { kafkaPartition } from '../sources/murmur2.ts';
-import { genBars } from '../test/fixtures/gen-bars.ts';
 import { startMockCluster, type MockCluster } from '../test/kafka/mock-cluster.ts';
+import { BATCH, endTotal, FETCH_WAIT_MS, fmt, kafkajsConsume, kafkajsProduce, load, makeBars, PARTITIONS, rate, rawKafka, run, type Row } from './kafka-common.ts';
 
-const PARTITIONS = 12;
-const BATCH = 1000;
-const FETCH_WAIT_MS = 100;
 const CONSUMER = { maxWaitTimeMs: FETCH_WAIT_MS, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 } as const;
-
-interface Row {
-  readonly what: string;
-  readonly msgs: number;
-  readonly ms: number;
-  readonly note: string;
-}
-
-const rate = (r: Row): number => r.msgs / (r.ms / 1000);
-const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 function parseArgs(argv: readonly string[]): { n: number; symbols: number } {
   const a = { n: 100_000, symbols: 16 };
@@ -66,22 +51,6 @@ function parseArgs(argv: readonly string[]): { n: number; symbols: number } {
   return a;
 }
 
-/** Bars of `symbols` instruments interleaved in event time (as bench/kafka.ts makes them). */
-function makeBars(n: number, symbols: number): Bar[] {
-  const per = Math.ceil(n / symbols);
-  const t0 = Date.UTC(2025, 0, 6);
-  const series = Array.from({ length: symbols }, (_, i) =>
-    genBars({ n: per, seed: 101 + i, exchange: 'binance', symbol: `S${i}/USDT`, startOpenTime: t0, startPrice: 10 * (i + 1) }));
-  const out: Bar[] = [];
-  for (let j = 0; j < per && out.length < n; j++) for (const s of series) if (out.length < n) out.push(s[j]!);
-  return out;
-}
-
-function rawKafka(mc: MockCluster, clientId: string): Kafka {
-  return new Kafka({ brokers: [...mc.brokers], clientId, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 } });
-}
-
-/** Counts records until n; resolves with the time of the first and of the n-th. */
 function counter(n: number): { add: (k: number) => void; done: Promise<{ first: number; last: number }> } {
   let count = 0;
   let first = 0;
@@ -96,33 +65,6 @@ function counter(n: number): { add: (k: number) => void; done: Promise<{ first: 
     },
     done,
   };
-}
-
-async function kafkajsProduce(mc: MockCluster, topic: string, keys: readonly string[], values: readonly Buffer[]): Promise<Row> {
-  const p = rawKafka(mc, 'bench-kafkajs-producer').producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  await p.connect();
-  await p.sendBatch({ acks: -1, topicMessages: [{ topic: 'bench.warmup', messages: [{ key: 'w', value: values[0]! }] }] });
-  const t = performance.now();
-  for (let i = 0; i < values.length; i += BATCH) {
-    const messages = [];
-    for (let j = i; j < Math.min(i + BATCH, values.length); j++) messages.push({ key: keys[j]!, value: values[j]!, partition: kafkaPartition(keys[j]!, PARTITIONS) });
-    await p.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] });
-  }
-  const ms = performance.now() - t;
-  await p.disconnect();
-  return { what: 'kafkajs producer', msgs: values.length, ms, note: `sendBatch ${BATCH}/req, 1 in flight, acks -1, no compression` };
-}
-
-async function kafkajsConsume(mc: MockCluster, topic: string, n: number): Promise<{ row: Row; joinMs: number }> {
-  const c = rawKafka(mc, 'bench-kafkajs-consumer').consumer({ groupId: 'bench.kafkajs', maxWaitTimeInMs: FETCH_WAIT_MS, sessionTimeout: 6_000, heartbeatInterval: 500 });
-  await c.connect();
-  await c.subscribe({ topics: [topic], fromBeginning: true });
-  const count = counter(n);
-  const t0 = performance.now();
-  void c.run({ autoCommit: false, eachBatch: async ({ batch }) => count.add(batch.messages.length) });
-  const { first, last } = await count.done;
-  await c.disconnect();
-  return { row: { what: 'kafkajs consumer', msgs: n, ms: last - first, note: `eachBatch, fetch wait ${FETCH_WAIT_MS} ms` }, joinMs: first - t0 };
 }
 
 async function platformaticProduce(mc: MockCluster, topic: string, keys: readonly string[], values: readonly Buffer[]): Promise<Row> {
@@ -148,29 +90,6 @@ async function platformaticConsume(mc: MockCluster, topic: string, n: number): P
   const { first, last } = await count.done;
   await c.close(true);
   return { row: { what: '@platformatic/kafka consumer', msgs: n, ms: last - first, note: `stream 'data' events, fetch wait ${FETCH_WAIT_MS} ms` }, joinMs: first - t0 };
-}
-
-function run(cmd: string, args: readonly string[]): Promise<{ ms: number; lines: number; outMs: number }> {
-  return new Promise((resolve, reject) => {
-    const t = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let lines = 0;
-    let stderr = '';
-    let firstOut = 0;
-    let lastOut = 0;
-    child.stdout.on('data', (d: Buffer) => {
-      lastOut = performance.now();
-      if (firstOut === 0) firstOut = lastOut;
-      for (const b of d) if (b === 10) lines++;
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve({ ms: performance.now() - t, lines, outMs: lastOut - firstOut }) : reject(new Error(`${cmd} exited ${code}: ${stderr}`))));
-  });
-}
-
-async function endTotal(admin: Admin, topic: string): Promise<number> {
-  return (await admin.fetchTopicOffsets(topic)).reduce((a, o) => a + Number(o.high), 0);
 }
 
 /** A bus publishes every bar (all at once, as a stage's output would queue) and reads n of md.bars.1m.v1 in a fresh group. */

@@ -1,0 +1,124 @@
+/** What the Kafka benchmarks share: rows and formatting, the bars, raw kafkajs producer and consumer, child processes. */
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
+import type { Bar } from '../schemas/bar.ts';
+import { kafkaPartition } from '../sources/murmur2.ts';
+import { genBars } from '../test/fixtures/gen-bars.ts';
+import type { MockCluster } from '../test/kafka/mock-cluster.ts';
+
+/** Partitions of md.bars.1m.v1 (deploy/kafka/topics.json). */
+export const PARTITIONS = 12;
+/** Records per raw produce request. */
+export const BATCH = 1000;
+/** Fetch wait of every consumer: the mock holds an empty fetch for the whole wait, so a long one only adds idle time. */
+export const FETCH_WAIT_MS = 100;
+
+/** One measured row. */
+export interface Row {
+  readonly what: string;
+  readonly msgs: number;
+  readonly ms: number;
+  readonly note: string;
+}
+
+/** Messages per second of a row. */
+export const rate = (r: Row): number => r.msgs / (r.ms / 1000);
+/** A whole number with thousands separators. */
+export const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
+/** Resolves after ms. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The load averages, for the printout. */
+export const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+export /** Bars of `symbols` instruments interleaved in event time, as a live ingest would publish them. */
+function makeBars(n: number, symbols: number): Bar[] {
+  const per = Math.ceil(n / symbols);
+  const t0 = Date.UTC(2025, 0, 6);
+  const series = Array.from({ length: symbols }, (_, i) =>
+    genBars({ n: per, seed: 101 + i, exchange: 'binance', symbol: `S${i}/USDT`, startOpenTime: t0, startPrice: 10 * (i + 1) }));
+  const out: Bar[] = [];
+  for (let j = 0; j < per && out.length < n; j++) for (const s of series) if (out.length < n) out.push(s[j]!);
+  return out;
+}
+
+/** A plain kafkajs client on the mock cluster. */
+export function rawKafka(mc: MockCluster, clientId: string): Kafka {
+  return new Kafka({ brokers: [...mc.brokers], clientId, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 } });
+}
+
+/** kafkajs producer: sequential sendBatch of BATCH records, acks -1, no compression, explicit murmur2 partitions. */
+export async function kafkajsProduce(mc: MockCluster, topic: string, keys: readonly string[], values: readonly Buffer[]): Promise<Row> {
+  const p = rawKafka(mc, 'bench-raw-producer').producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  await p.connect();
+  // A warm-up send so the connection and metadata are not timed.
+  await p.sendBatch({ acks: -1, topicMessages: [{ topic: 'bench.warmup', messages: [{ key: 'w', value: values[0]! }] }] });
+  const t = performance.now();
+  for (let i = 0; i < values.length; i += BATCH) {
+    const messages = [];
+    for (let j = i; j < Math.min(i + BATCH, values.length); j++) messages.push({ key: keys[j]!, value: values[j]!, partition: kafkaPartition(keys[j]!, PARTITIONS) });
+    await p.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] });
+  }
+  const ms = performance.now() - t;
+  await p.disconnect();
+  return { what: 'kafkajs producer', msgs: values.length, ms, note: `sendBatch ${BATCH}/req, 1 in flight, acks -1, no compression` };
+}
+
+/** kafkajs consumer in a fresh group, eachBatch counting; timed from the first record to the n-th (the group join is not). */
+export async function kafkajsConsume(mc: MockCluster, topic: string, n: number): Promise<{ row: Row; joinMs: number }> {
+  const c = rawKafka(mc, 'bench-raw-consumer').consumer({ groupId: 'bench.raw', maxWaitTimeInMs: FETCH_WAIT_MS, sessionTimeout: 6_000, heartbeatInterval: 500 });
+  await c.connect();
+  await c.subscribe({ topics: [topic], fromBeginning: true });
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  const t0 = performance.now();
+  const done = new Promise<void>((resolve) => {
+    void c.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (count === 0) first = performance.now();
+        count += batch.messages.length;
+        if (count >= n) {
+          last = performance.now();
+          resolve();
+        }
+      },
+    });
+  });
+  await done;
+  await c.disconnect();
+  return { row: { what: 'kafkajs consumer', msgs: count, ms: last - first, note: `eachBatch, fetch wait ${FETCH_WAIT_MS} ms, first record to last` }, joinMs: first - t0 };
+}
+
+/** Runs a command, feeding `input` on stdin; resolves with its wall time and stdout line count. */
+export function run(cmd: string, args: readonly string[], input?: string): Promise<{ ms: number; lines: number; outMs: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let lines = 0;
+    let stderr = '';
+    let firstOut = 0;
+    let lastOut = 0;
+    child.stdout!.on('data', (d: Buffer) => {
+      lastOut = performance.now();
+      if (firstOut === 0) firstOut = lastOut;
+      for (const b of d) if (b === 10) lines++;
+    });
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - t;
+      if (code !== 0) reject(new Error(`${cmd} exited ${code}: ${stderr}`));
+      else resolve({ ms, lines, outMs: lastOut - firstOut, stderr });
+    });
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+/** Sum of the partitions' end offsets of a topic. */
+export async function endTotal(admin: Admin, topic: string): Promise<number> {
+  return (await admin.fetchTopicOffsets(topic)).reduce((a, o) => a + Number(o.high), 0);
+}
+
