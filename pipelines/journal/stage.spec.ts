@@ -126,4 +126,28 @@ describe('startJournalStage', () => {
     expect(committed(bus, 'md.bars.1m.v1')).toBe(0);
     await bus.close();
   });
+
+  it('keeps the offsets of a commit that failed for a retriable reason for the next flush, and gives up on others', async () => {
+    const bus = newBus();
+    const journal = new FakeJournal();
+    const errors: unknown[] = [];
+    const stage = startJournalStage(bus, journal, { group: GROUP, topics: ['md.bars.1m.v1'], flushEveryRows: 1_000_000, onError: (e) => errors.push(e) });
+    for (let i = 0; i < 5; i++) await bus.publish('md.bars.1m.v1', 'binance:BTC/USDT', bar(i));
+    const commit = bus.commit.bind(bus);
+    let failing: Error | undefined = Object.assign(new Error('rebalance in progress'), { retriable: true });
+    bus.commit = (g, t, p, o) => (failing ? Promise.reject(failing) : commit(g, t, p, o));
+    await stage.flush();
+    expect(errors).toEqual([]);
+    expect(committed(bus, 'md.bars.1m.v1')).toBe(0);
+    // The next flush commits the kept offsets, with nothing new received.
+    failing = undefined;
+    await stage.flush();
+    expect(committed(bus, 'md.bars.1m.v1')).toBe(5);
+    // A failure that is not retriable stops the stage.
+    await bus.publish('md.bars.1m.v1', 'binance:BTC/USDT', bar(5));
+    failing = Object.assign(new Error('not authorised'), { retriable: false });
+    await stage.flush().catch(() => undefined);
+    expect(errors).toHaveLength(1);
+    stage.stop();
+  });
 });

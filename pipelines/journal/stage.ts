@@ -19,6 +19,9 @@ export interface JournalStage {
  */
 export const WRITE_CHUNK = 512;
 
+/** Flushes in a row whose commit may fail for a retriable reason before the stage gives up (crash-only). */
+export const MAX_COMMIT_RETRIES = 20;
+
 /**
  * Starts the journal stage on a bus. The journal buffers and batches inserts itself; this stage hands it records in
  * chunks of WRITE_CHUNK per topic, decides when to make them durable (whenever one topic has delivered
@@ -64,21 +67,35 @@ export function startJournalStage(
     journal.write(topics[i]!, batch as Topics[TopicName][]).catch(onWriteError);
   };
 
+  // Commits that failed for a retriable reason (a rebalance in progress, a coordinator moving) in a row.
+  let commitFailures = 0;
   const flush = (): Promise<void> => {
-    const toCommit: { topic: TopicName; partition: number; offset: number }[] = [];
+    const toCommit: { i: number; partition: number; offset: number }[] = [];
     for (let i = 0; i < topics.length; i++) {
       handOver(i);
       sinceFlush[i] = 0;
       const offs = received[i]!;
       if (offs.length === 0) continue;
-      offs.forEach((offset, partition) => toCommit.push({ topic: topics[i]!, partition, offset }));
+      offs.forEach((offset, partition) => toCommit.push({ i, partition, offset }));
       received[i] = [];
     }
     flushing = flushing.then(async () => {
       if (writeFailure !== undefined) throw writeFailure;
       await journal.flush();
       if (writeFailure !== undefined) throw writeFailure;
-      for (const c of toCommit) await bus.commit(opts.group, c.topic, c.partition, c.offset);
+      for (const c of toCommit) {
+        try {
+          await bus.commit(opts.group, topics[c.i]!, c.partition, c.offset);
+        } catch (e) {
+          // The rows are durable: a commit that can wait is tried again with the next flush (a crash meanwhile only
+          // redelivers rows the journal keeps once). Too many in a row, or any other failure, stops the stage.
+          if ((e as { retriable?: unknown }).retriable !== true || ++commitFailures > MAX_COMMIT_RETRIES) throw e;
+          const offs = received[c.i]!;
+          offs[c.partition] = Math.max(offs[c.partition] ?? -1, c.offset);
+          continue;
+        }
+        commitFailures = 0;
+      }
     });
     flushing.catch(opts.onError);
     return flushing;

@@ -24,6 +24,13 @@ describe('fromKafkaJs', () => {
     expect(fromKafkaJs(fatal, 'publish')).toMatchObject({ kind: 'TOPIC_AUTHORIZATION_FAILED', retriable: false });
   });
 
+  it('makes a commit refused during a rebalance retriable (it succeeds after the rejoin), and only a commit', () => {
+    const rebalancing = () => new KafkaJSProtocolError({ type: 'REBALANCE_IN_PROGRESS', code: 27, retriable: false, message: 'The group is rebalancing' } as never);
+    expect(fromKafkaJs(rebalancing(), 'commit')).toMatchObject({ kind: 'REBALANCE_IN_PROGRESS', retriable: true });
+    expect(fromKafkaJs(new NonRetriable(rebalancing(), { cause: rebalancing() }), 'commit')).toMatchObject({ kind: 'REBALANCE_IN_PROGRESS', retriable: true });
+    expect(fromKafkaJs(rebalancing(), 'consume')).toMatchObject({ retriable: false });
+  });
+
   it('passes the adapter own errors through, also from inside the retrier', () => {
     const own = new ProduceNotAcknowledgedError(['md.trades.v1[3]'], 5);
     expect(fromKafkaJs(own, 'publish')).toBe(own);

@@ -112,6 +112,9 @@ export class KafkaBusClosedError extends Error {
   }
 }
 
+/** Errors of a commit made while the group rebalances: retriable for a commit, which can be made again after the rejoin. */
+const GROUP_REJOIN_KINDS: ReadonlySet<string> = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+
 interface KafkaJsLikeError {
   readonly name?: string;
   readonly message?: string;
@@ -140,6 +143,8 @@ export function fromKafkaJs(e: unknown, operation: KafkaOperation): Error & { re
   }
   if (err !== e && !err.name.startsWith('KafkaJS') && typeof err.retriable === 'boolean') return err as Error & { readonly retriable: boolean };
   const kind = err.name === 'KafkaJSProtocolError' && err.type ? err.type : (err.name ?? 'Error');
-  const retriable = exhausted || (!nonRetriable && err.retriable === true);
+  // kafkajs marks these not retriable because the member must rejoin first; a commit after the rejoin succeeds.
+  const rejoin = operation === 'commit' && GROUP_REJOIN_KINDS.has(kind);
+  const retriable = exhausted || rejoin || (!nonRetriable && err.retriable === true);
   return new KafkaClientError(operation, kind, retriable, err.message ?? String(err), { cause: e });
 }

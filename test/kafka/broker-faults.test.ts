@@ -98,7 +98,7 @@ describe('broker faults under a running deployment', () => {
     const codes = await d.stopAll();
     for (const [stage, code] of Object.entries(codes)) expect(code, `${stage}\n${d.log()}`).toBe(0);
     steps.sub.unsubscribe();
-    console.log('broker fault figures', JSON.stringify({ leaderMoves: moves, restarts }));
+    console.log('broker fault figures', JSON.stringify({ leaderMoves: moves, restarts, crashes: d.crashes() }));
     expect(moves).toBeGreaterThan(20);
 
     const got = journalRows(join(tmp, 'pipeline'));

@@ -157,6 +157,13 @@ export class Deployment {
     for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   }
 
+  /** Why each process that exited non-zero stopped: its stage and its last line of stderr. */
+  crashes(): string[] {
+    return this.processes
+      .filter((p) => p.child.exitCode !== null && p.child.exitCode !== 0)
+      .map((p) => `${p.stage}: ${p.stderr().trim().split('\n').pop() ?? ''}`);
+  }
+
   /** The stderr of every process so far (for a failing assertion). */
   log(): string {
     return [...this.logs, ...this.processes.filter((p) => p.child.exitCode === null).map((p) => `--- ${p.stage} (running) ---\n${p.stderr().slice(-3000)}`)].join('\n');
