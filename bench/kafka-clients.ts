@@ -30,11 +30,9 @@ import { instrumentKey } from '../schemas/common.ts';
 import type { Bus } from '../schemas/ports.ts';
 import { KafkaBus } from '../sources/kafka/kafka-bus.ts';
 import { installLegacyProtocol, PlatformaticBus } from '../sources/kafka/platformatic-bus.ts';
-import { LocalSchemaIds } from '../sources/kafka/schema-ids.ts';
-import { WireCodec } from '../sources/kafka/wire.ts';
 import { kafkaPartition } from '../sources/murmur2.ts';
 import { startMockCluster, type MockCluster } from '../test/kafka/mock-cluster.ts';
-import { BATCH, endTotal, FETCH_WAIT_MS, fmt, kafkajsConsume, kafkajsProduce, load, makeBars, PARTITIONS, rate, rawKafka, run, type Row } from './kafka-common.ts';
+import { BATCH, endTotal, FETCH_WAIT_MS, encodedBars, fmt, kafkajsConsume, kafkajsProduce, load, PARTITIONS, rate, rawKafka, run, type Row } from './kafka-common.ts';
 
 const CONSUMER = { maxWaitTimeMs: FETCH_WAIT_MS, sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 } as const;
 
@@ -121,13 +119,7 @@ async function main(): Promise<void> {
     await mc.topic('bench.warmup', 1);
     admin = rawKafka(mc, 'bench-admin').admin();
     await admin.connect();
-    const bars = makeBars(n, symbols);
-    const keys = bars.map(instrumentKey);
-    const wire = new WireCodec(new LocalSchemaIds());
-    const values: Buffer[] = [];
-    for (const b of bars) values.push(await wire.encode('md.bars.1m.v1', b));
-    const avgBytes = values.reduce((a, v) => a + v.length, 0) / values.length;
-    console.log(`payload: Confluent wire format Avro bar, ${avgBytes.toFixed(1)} bytes on average, key exchange:symbol`);
+    const { bars, keys, values } = await encodedBars(n, symbols);
 
     rows.push(await kafkajsProduce(mc, 'bench.kafkajs', keys, values));
     const kc = await kafkajsConsume(mc, 'bench.kafkajs', n);

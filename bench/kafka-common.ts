@@ -4,6 +4,9 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
 import type { Bar } from '../schemas/bar.ts';
+import { instrumentKey } from '../schemas/common.ts';
+import { LocalSchemaIds } from '../sources/kafka/schema-ids.ts';
+import { WireCodec } from '../sources/kafka/wire.ts';
 import { kafkaPartition } from '../sources/murmur2.ts';
 import { genBars } from '../test/fixtures/gen-bars.ts';
 import type { MockCluster } from '../test/kafka/mock-cluster.ts';
@@ -122,3 +125,15 @@ export async function endTotal(admin: Admin, topic: string): Promise<number> {
   return (await admin.fetchTopicOffsets(topic)).reduce((a, o) => a + Number(o.high), 0);
 }
 
+
+/** The benchmark's payload: n bars of `symbols` instruments, their keys and their Confluent wire-format bytes (printed). */
+export async function encodedBars(n: number, symbols: number): Promise<{ bars: Bar[]; keys: string[]; values: Buffer[]; avgBytes: number }> {
+  const bars = makeBars(n, symbols);
+  const keys = bars.map(instrumentKey);
+  const wire = new WireCodec(new LocalSchemaIds());
+  const values: Buffer[] = [];
+  for (const b of bars) values.push(await wire.encode('md.bars.1m.v1', b));
+  const avgBytes = values.reduce((a, v) => a + v.length, 0) / values.length;
+  console.log(`payload: Confluent wire format Avro bar, ${avgBytes.toFixed(1)} bytes on average, key exchange:symbol`);
+  return { bars, keys, values, avgBytes };
+}

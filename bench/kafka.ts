@@ -30,7 +30,7 @@ import { KafkaBus } from '../sources/kafka/kafka-bus.ts';
 import { LocalSchemaIds } from '../sources/kafka/schema-ids.ts';
 import { WireCodec } from '../sources/kafka/wire.ts';
 import { startMockCluster, type MockCluster } from '../test/kafka/mock-cluster.ts';
-import { BATCH, endTotal, FETCH_WAIT_MS, fmt, kafkajsConsume, kafkajsProduce, load, makeBars, PARTITIONS, rate, rawKafka, run, sleep, type Row } from './kafka-common.ts';
+import { BATCH, endTotal, FETCH_WAIT_MS, encodedBars, fmt, kafkajsConsume, kafkajsProduce, load, PARTITIONS, rate, rawKafka, run, sleep, type Row } from './kafka-common.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MINUTE = 60_000;
@@ -221,13 +221,7 @@ async function main(): Promise<void> {
     admin = rawKafka(mc, 'bench-admin').admin();
     await admin.connect();
 
-    const bars = makeBars(n, args.symbols);
-    const keys = bars.map(instrumentKey);
-    const wire = new WireCodec(new LocalSchemaIds());
-    const values: Buffer[] = [];
-    for (const b of bars) values.push(await wire.encode('md.bars.1m.v1', b));
-    const avgBytes = values.reduce((a, v) => a + v.length, 0) / values.length;
-    console.log(`payload: Confluent wire format Avro bar, ${avgBytes.toFixed(1)} bytes on average, key exchange:symbol`);
+    const { bars, keys, values, avgBytes } = await encodedBars(n, args.symbols);
 
     // 1. raw kafkajs.
     rows.push(await kafkajsProduce(mc, 'bench.raw.kafkajs', keys, values));
@@ -288,6 +282,7 @@ async function main(): Promise<void> {
     // The stage's output side alone: KafkaBus publishing the same vectors (after the stage ran, so it does not feed it).
     const bus2 = new KafkaBus({ brokers: mc.brokers, clientId: 'bench-bus-out', logLevel: 'nothing' });
     await bus2.connect();
+    const wire = new WireCodec(new LocalSchemaIds());
     const vecBytes = (await Promise.all(vectors.slice(0, 1000).map((o) => wire.encode(o.topic, o.value as never)))).reduce((a, b) => a + b.length, 0) / Math.min(1000, vectors.length);
     t = performance.now();
     await Promise.all(vectors.map((o) => bus2.publish(o.topic, o.key, o.value as never)));

@@ -25,7 +25,7 @@ import { KafkaClientError } from '../../sources/kafka/errors.ts';
 import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
 import { trade } from '../fixtures/bus.ts';
 import { samples } from '../fixtures/messages.ts';
-import { collect, endOffsets, rawAdmin, rawProducer, testBus, waitFor } from './helpers.ts';
+import { collect, rawProducer, testBus, topicEnds, twoLeaders, waitFor } from './helpers.ts';
 import { startMockCluster, type MockCluster } from './mock-cluster.ts';
 
 let mc: MockCluster;
@@ -49,44 +49,22 @@ function bus(): KafkaBus {
 }
 
 /** Two partitions of the topic led by different brokers, and their leaders. */
-async function twoLeaders(topic: string): Promise<{ p0: number; p1: number; a: number; b: number }> {
-  const admin = await rawAdmin(mc);
-  try {
-    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-    const parts = topics[0]!.partitions;
-    const first = parts[0]!;
-    const other = parts.find((p) => p.leader !== first.leader)!;
-    return { p0: first.partitionId, p1: other.partitionId, a: first.leader, b: other.leader };
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function ends(topic: string): Promise<number[]> {
-  const admin = await rawAdmin(mc);
-  try {
-    return await endOffsets(admin, topic);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 describe('a partition leader moving during a send', () => {
   clusterPerDescribe();
 
   it('kafkajs 2.2.4 alone: send() resolves without writing the moved partition (client fault; the mock refuses the follower)', async () => {
     const topic = 'exec.fills.v1';
-    const { p0, p1, a, b } = await twoLeaders(topic);
+    const { p0, p1, a, b } = await twoLeaders(mc, topic);
     const producer = await rawProducer(mc);
     try {
       // Metadata cached: p0 on broker a, p1 on broker b.
       await producer.send({ topic, acks: -1, messages: [{ value: 'warm', partition: p0 }, { value: 'warm', partition: p1 }] });
-      const before = await ends(topic);
+      const before = await topicEnds(mc, topic);
       await mc.leader(topic, p0, b);
       // Broker a (now a follower of p0) answers NOT_LEADER only after b has acknowledged p1.
       await mc.delay(a, 'Produce', 300);
       const acks = await producer.send({ topic, acks: -1, messages: [{ value: 'to p0', partition: p0 }, { value: 'to p1', partition: p1 }] });
-      const after = await ends(topic);
+      const after = await topicEnds(mc, topic);
       expect(acks.map((x) => x.partition)).toEqual([p1]);
       expect(after[p1]).toBe(before[p1]! + 1);
       expect(after[p0]).toBe(before[p0]);
@@ -125,17 +103,17 @@ describe('a partition leader moving during a send', () => {
 
   it('the adapter finds the partition missing from the acknowledgements and sends it again', async () => {
     const topic = 'exec.fills.v1';
-    const { p0, p1, a, b } = await twoLeaders(topic);
+    const { p0, p1, a, b } = await twoLeaders(mc, topic);
     const k = bus();
     const keyOf = (p: number) => Array.from({ length: 500 }, (_, i) => `binance:K${i}/USDT`).find((key) => k.partitionFor(topic, key) === p)!;
     const sample = samples[topic];
     const [k0, k1] = [keyOf(p0), keyOf(p1)];
     await Promise.all([k.publish(topic, k0, { ...sample, id: 'warm-0' }), k.publish(topic, k1, { ...sample, id: 'warm-1' })]);
-    const before = await ends(topic);
+    const before = await topicEnds(mc, topic);
     await mc.leader(topic, p0, b);
     await mc.delay(a, 'Produce', 300);
     await Promise.all([k.publish(topic, k0, { ...sample, id: 'moved-0' }), k.publish(topic, k1, { ...sample, id: 'moved-1' })]);
-    const after = await ends(topic);
+    const after = await topicEnds(mc, topic);
     expect(after[p0]).toBe(before[p0]! + 1);
     expect(after[p1]).toBe(before[p1]! + 1);
     expect(k.stats.resentRecords).toBe(1);

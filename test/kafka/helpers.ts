@@ -66,3 +66,26 @@ export async function committedOffsets(admin: Admin, group: string, topic: strin
   const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
   return t!.partitions.sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
 }
+
+/** Two partitions of a topic whose leaders are different brokers (the mock spreads leaders), with those leaders. */
+export async function twoLeaders(mc: MockCluster, topic: string): Promise<{ p0: number; p1: number; a: number; b: number }> {
+  const admin = await rawAdmin(mc);
+  try {
+    const parts = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions;
+    const first = parts[0]!;
+    const other = parts.find((p) => p.leader !== first.leader)!;
+    return { p0: first.partitionId, p1: other.partitionId, a: first.leader, b: other.leader };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Records stored per partition of a topic, read with an admin client of its own. */
+export async function topicEnds(mc: MockCluster, topic: string): Promise<number[]> {
+  const admin = await rawAdmin(mc);
+  try {
+    return await endOffsets(admin, topic);
+  } finally {
+    await admin.disconnect();
+  }
+}

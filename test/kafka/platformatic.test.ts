@@ -40,7 +40,7 @@ import { installLegacyProtocol, PlatformaticBus } from '../../sources/kafka/plat
 import { kafkaPartition } from '../../sources/murmur2.ts';
 import { trade } from '../fixtures/bus.ts';
 import { samples, sampleKey } from '../fixtures/messages.ts';
-import { committedOffsets, endOffsets, rawAdmin, rawProducer, TEST_CONSUMER, testBus, waitFor } from './helpers.ts';
+import { committedOffsets, rawAdmin, rawProducer, TEST_CONSUMER, testBus, topicEnds, twoLeaders, waitFor } from './helpers.ts';
 import { startMockCluster, type MockCluster } from './mock-cluster.ts';
 
 let mc: MockCluster;
@@ -179,40 +179,20 @@ describe('PlatformaticBus on the mock cluster', () => {
 });
 
 /** Two partitions of the topic led by different brokers. */
-async function twoLeaders(topic: string): Promise<{ p0: number; p1: number; a: number; b: number }> {
-  const admin = await rawAdmin(mc);
-  try {
-    const parts = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions;
-    const other = parts.find((p) => p.leader !== parts[0]!.leader)!;
-    return { p0: parts[0]!.partitionId, p1: other.partitionId, a: parts[0]!.leader, b: other.leader };
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function ends(topic: string): Promise<number[]> {
-  const admin = await rawAdmin(mc);
-  try {
-    return await endOffsets(admin, topic);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 describe('the kafkajs loss case: a partition leader moving to a broker that already answered', () => {
   clusterPerDescribe();
 
   it('@platformatic/kafka alone writes the moved partition (it resends a destination on stale metadata)', async () => {
     const topic = 'exec.fills.v1';
-    const { p0, p1, a, b } = await twoLeaders(topic);
+    const { p0, p1, a, b } = await twoLeaders(mc, topic);
     const producer = rawPlatformatic();
     try {
       await producer.send({ acks: -1, messages: [{ topic, value: Buffer.from('warm'), partition: p0 }, { topic, value: Buffer.from('warm'), partition: p1 }] });
-      const before = await ends(topic);
+      const before = await topicEnds(mc, topic);
       await mc.leader(topic, p0, b);
       await mc.delay(a, 'Produce', 300);
       const result = await producer.send({ acks: -1, messages: [{ topic, value: Buffer.from('to p0'), partition: p0 }, { topic, value: Buffer.from('to p1'), partition: p1 }] });
-      const after = await ends(topic);
+      const after = await topicEnds(mc, topic);
       expect(result.offsets?.map((o) => o.partition).sort()).toEqual([p0, p1].sort());
       expect(after[p0]).toBe(before[p0]! + 1);
       expect(after[p1]).toBe(before[p1]! + 1);
@@ -321,7 +301,7 @@ async function busSteady(scenario: string, producer: PlatformaticBus | KafkaBus)
   clearInterval(committer);
   const live = new Set(mine(s.got));
   // What is stored: everything on the topic, read by a new group once the leaders stay put.
-  const total = (await ends('md.trades.v1')).reduce((a, b) => a + b, 0);
+  const total = (await topicEnds(mc, 'md.trades.v1')).reduce((a, b) => a + b, 0);
   const all = collect(kbus(), 'md.trades.v1', `qt.pk.final.${scenario}`);
   await waitFor(() => all.got.length >= total || all.errors.length > 0, 60_000, `${scenario}: the ${total} records stored`);
   const stored = mine(all.got);
