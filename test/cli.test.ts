@@ -31,6 +31,20 @@ describe('the qt command', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('qt pipeline: refuses replicas of a stage whose state spans symbols, and a malformed --replica, before connecting', () => {
+    for (const [args, problem] of [
+      [['ensemble', '--replica', '1/2'], 'ensemble cannot run as several replicas'],
+      [['features', '--replica', '2/2'], 'replica 2/2: expects i/n with 0 <= i < n'],
+      [['exits', '--replica', '0/13'], 'exits has 12 parts (the partitions of md.bars.1m.v1): at most 12 replicas'],
+      [['features', '--replica', 'two'], '--replica: expects i/n'],
+    ] as const) {
+      const r = qt(['pipeline', ...args, '--bootstrap', '127.0.0.1:1', '--fetch-wait', '0']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(problem);
+      expect(r.stderr, args.join(' ')).toContain('--fetch-wait: expects an integer >= 1');
+    }
+  });
+
   it('refuses live trading without the explicit flag', () => {
     const r = qt(['run'], { QT_EXECUTION_VENUE: 'live' });
     expect(r.code).toBe(2);

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config.ts';
+import { replicaProblem, SOLE_REPLICA, type Replica } from '../pipeline/steps.ts';
 import { STAGE_NAMES, stageOf } from '../stages.ts';
 import { formatFlags, type FlagSpec } from './args.ts';
 import { COMMON, configFrom, RUN_FLAGS, type CliIo } from './common.ts';
@@ -12,6 +13,12 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'session-timeout', kind: 'string', value: 'ms', help: 'Kafka consumer session timeout (default 30000)' },
   { name: 'fetch-wait', kind: 'string', value: 'ms', help: 'longest wait of a Kafka fetch (default 500)' },
   { name: 'registry', kind: 'string', path: ['ensemble', 'registryDir'], value: 'dir', help: 'model registry of the ensemble and learning stages (default ./var/registry)' },
+  {
+    name: 'replica',
+    kind: 'string',
+    value: 'i/n',
+    help: 'features, exits: this process is replica i of n (0-based) and processes the symbols of the md.bars.1m.v1 partitions p with p % n = i (default 0/1)',
+  },
   { name: 'broken-commit-before-write', kind: 'boolean', help: 'DELIBERATELY BROKEN, crash test only: the journal commits offsets before it writes' },
   // ingest replays the market qt run would: the same flags.
   ...RUN_FLAGS.filter((f) => ['data', 'symbols', 'from', 'to', 'days', 'seed', 'speed'].includes(f.name)),
@@ -20,6 +27,8 @@ const FLAGS: readonly FlagSpec[] = [
 const USAGE = `Usage: qt pipeline <stage> [flags]
 
 Runs one stage as its own process over Kafka, in consumer group qt.<stage>. Stages: ${STAGE_NAMES.filter((s) => s !== 'learning').join(', ')}.
+features and exits may run as several replicas (--replica i/n), each processing its share of the symbols; several
+journals share the group qt.journal. The other stages keep state across symbols and run once.
 ingest replays the market (--data, --days, ...) and exits 0 at its end. The chain's stages process the market in bar
 steps (docs/distributed-stages.md), so together they write the journal qt run writes on the same market; after a
 restart a stage rebuilds its state from its retained inputs. The journal commits its offsets after each flush.
@@ -39,6 +48,19 @@ function msFlag(own: Readonly<Record<string, unknown>>, name: string, fallback: 
     return fallback;
   }
   return n;
+}
+
+function replicaFlag(v: unknown, stage: string, problems: string[]): Replica {
+  if (v === undefined) return SOLE_REPLICA;
+  const m = /^(\d{1,4})\/(\d{1,4})$/.exec(String(v));
+  if (!m) {
+    problems.push(`--replica: expects i/n (replica i of n, 0-based), got ${String(v)}`);
+    return SOLE_REPLICA;
+  }
+  const r = { index: Number(m[1]), count: Number(m[2]) };
+  const problem = replicaProblem(stage, r);
+  if (problem) problems.push(`--replica: ${problem}`);
+  return r;
 }
 
 /** `qt pipeline <stage>`: one stage as its own process over Kafka; returns the exit code. */
@@ -62,6 +84,7 @@ export async function pipelineCli(argv: readonly string[], io: CliIo): Promise<n
   const sessionTimeoutMs = msFlag(own, 'session-timeout', 30_000, problems);
   const maxWaitTimeMs = msFlag(own, 'fetch-wait', 500, problems);
   if (metricsPort > 65535) problems.push(`--metrics-port: at most 65535, got ${metricsPort}`);
+  const replica = replicaFlag(own['replica'], spec.name, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const { runStage } = await import('../pipeline/stage.ts');
@@ -87,6 +110,7 @@ export async function pipelineCli(argv: readonly string[], io: CliIo): Promise<n
       signal: abort.signal,
       consumer: { sessionTimeoutMs, maxWaitTimeMs, heartbeatIntervalMs: Math.max(100, Math.floor(sessionTimeoutMs / 10)) },
       brokenCommitBeforeWrite: own['broken-commit-before-write'] === true,
+      replica,
     });
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

@@ -21,7 +21,7 @@ import { openServedModels, type ServedModels } from '../run/served-models.ts';
 import { InflightTracker, type StageDeps } from '../run/stage-wiring.ts';
 import { stageOf, type StageName } from '../stages.ts';
 import { startSteppedStage, type SteppedStageHandle } from './stepped-stage.ts';
-import { isStepped, StepPublisher, type SteppedStage } from './steps.ts';
+import { isStepped, replicaProblem, SOLE_REPLICA, StepPublisher, type Replica, type SteppedStage } from './steps.ts';
 
 /** A stage `qt pipeline` cannot run as a process of its own yet. */
 export class StageNotRunnableError extends Error {
@@ -57,6 +57,8 @@ export interface StageProcessOptions {
   readonly onReady?: (metricsUrl: string) => void;
   /** Consumer tuning of the Kafka bus (tests on the mock cluster shorten it). */
   readonly consumer?: KafkaConsumerTuning;
+  /** Which replica of a split stage (features, exits) this process is; default the only one. */
+  readonly replica?: Replica;
   /** DELIBERATELY BROKEN journal that commits before it writes: only for the crash test to prove it catches one. */
   readonly brokenCommitBeforeWrite?: boolean;
 }
@@ -80,6 +82,9 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
   const spec = stageOf(opts.stage);
   if (config.kafka.bootstrap.length === 0) throw new ConfigError(['qt pipeline needs Kafka: set kafka.bootstrap (--bootstrap host:port or QT_KAFKA_BOOTSTRAP)']);
   if (spec.name === 'learning') throw new StageNotRunnableError(spec.name, 'continuous learning runs inside qt run only (--learning); not as a process yet');
+  const replica = opts.replica ?? SOLE_REPLICA;
+  const problem = replicaProblem(spec.name, replica);
+  if (problem) throw new ConfigError([`--replica: ${problem}`]);
   const group = spec.group;
   const closers: (() => Promise<unknown>)[] = [];
   let failure: unknown;
@@ -94,12 +99,13 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
     if (opts.signal.aborted) resolve();
     opts.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  const log = (m: string): void => void opts.stderr.write(`qt pipeline ${spec.name}: ${m}\n`);
+  const name = replica.count === 1 ? spec.name : `${spec.name} ${replica.index}/${replica.count}`;
+  const log = (m: string): void => void opts.stderr.write(`qt pipeline ${name}: ${m}\n`);
 
   const meter = new PromMeter();
   const bus = new KafkaBus({
     brokers: config.kafka.bootstrap,
-    clientId: `${config.kafka.clientId}.${spec.name}`,
+    clientId: `${config.kafka.clientId}.${spec.name}${replica.count === 1 ? '' : `.${replica.index}`}`,
     schemaIds: schemaIdsFor(config.kafka.schemaRegistryUrl),
     ...(opts.consumer ? { consumer: opts.consumer } : {}),
   });
@@ -184,7 +190,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
         closers.push(async () => feed.stop());
         await feed.published;
       }
-      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, group, warn: log });
+      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, replica, warn: log });
     } else {
       throw new StageNotRunnableError(spec.name, 'no runner');
     }

@@ -9,7 +9,7 @@ import { codecFor } from '../../schemas/codec.ts';
 import type { DeadLetter } from '../../schemas/dead-letter.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import { DATA_TOPIC_SCHEMAS, dlqOf, type DataTopic } from '../../schemas/topics.ts';
-import { MissingStepTagsError, sideInputs, STEP_TOPIC, StepGate, StepPublisher, stepEdges, type ReadyStep, type SteppedStage } from './steps.ts';
+import { MissingStepTagsError, replicaGroup, SOLE_REPLICA, sideInputs, STEP_TOPIC, StepGate, StepPublisher, stepEdges, type ReadyStep, type Replica, type SteppedStage } from './steps.ts';
 
 /** The dead letter of a record without step tags: its bytes re-encoded, its position, the reason MISSING_STEP_TAGS. */
 export function untaggedDeadLetter(stage: string, r: BusRecord<unknown>, e: MissingStepTagsError): DeadLetter {
@@ -39,7 +39,9 @@ export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learnin
   readonly steps: InflightTracker;
   /** Receives the first error (a protocol breach, a failed publish); the stage stops processing. */
   readonly fail: (e: unknown) => void;
-  /** Consumer group (default `qt.<stage>`). */
+  /** Which replica of the stage this is (default the only one); replicas of features and exits share its parts. */
+  readonly replica?: Replica;
+  /** Consumer group (default `qt.<stage>` for the only replica, `qt.<stage>.replica-<i>` for one of several). */
   readonly group?: string;
   /** Told what the next step waits for when no step was processed for `stallWarnMs` of wall time (a process's log). */
   readonly warn?: (message: string) => void;
@@ -64,12 +66,15 @@ export interface SteppedStageHandle {
  * Runs one stage of the chain under the step protocol (steps.ts) on a bus: wires its epic exactly as `qt run` does
  * (wireStage), reads its stepped inputs and the step marks in its consumer group, and processes each complete step
  * in canonical order on its own event-time clock (the step's clock), then publishes the step's outputs and its mark.
+ * One replica of a split stage (features, exits) processes the records of the parts it owns and marks those parts.
  * The same code runs every stage in `qt run` (memory bus) and one stage in `qt pipeline <stage>` (Kafka).
  */
 export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: Bus, d: SteppedStageDeps): SteppedStageHandle {
-  const group = d.group ?? `qt.${stage}`;
-  const gate = new StepGate(stage);
-  const publisher = new StepPublisher(bus, stage);
+  const replica = d.replica ?? SOLE_REPLICA;
+  // Each of several replicas reads every partition of its inputs (a step is complete only when all its records are in).
+  const group = d.group ?? replicaGroup(stage, replica);
+  const gate = new StepGate(stage, replica);
+  const publisher = new StepPublisher(bus, stage, replica);
   const scheduler = new ReplayScheduler(0);
   const msgIn = defineCounter(d.meter, METRICS.messagesIn);
   const msgOut = defineCounter(d.meter, METRICS.messagesOut);

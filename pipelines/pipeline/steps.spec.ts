@@ -10,7 +10,7 @@ import type { StepMark } from '../../schemas/step-mark.ts';
 import type { TopicName, Topics } from '../../schemas/topics.ts';
 import { MemoryBus } from '../../sources/memory-bus.ts';
 import { samples, T1 } from '../../test/fixtures/messages.ts';
-import { sideInputs, STEP_TOPIC, StepGate, stepEdges, StepProtocolError, StepPublisher, stepTags, type ReadyStep, type SteppedStage } from './steps.ts';
+import { ownedParts, partOfKey, partsOf, replicaGroup, replicaProblem, sideInputs, STEP_TOPIC, StepGate, stepEdges, StepProtocolError, StepPublisher, stepTags, type ReadyStep, type SteppedStage } from './steps.ts';
 
 const BTC = 'binance:BTC/USDT';
 const ETH = 'binance:ETH/USDT';
@@ -25,11 +25,13 @@ function rec<T extends TopicName>(topic: T, step: number, seq: number, id: strin
   return { topic, partition, offset: offset++, key: BTC, value, timestamp: T1, headers: { 'qt.step': String(step), 'qt.seq': String(seq) } };
 }
 
-/** A stage's mark of a step; counts as [topic, partition, records]. */
-function mark(stage: SteppedStage, step: number, prevStep: number, counts: [string, number, number][], last = false): StepMark {
+/** A stage's mark of a step; counts as [topic, partition, records, part?]; parts default to the only one. */
+function mark(stage: SteppedStage, step: number, prevStep: number, counts: [string, number, number, number?][], last = false, parts = [0], partsOf = 1): StepMark {
   return {
     id: deriveId('step', stage, step), tsEvent: step, tsInit: step, stage, step, prevStep, clock: step + 59_000, last,
-    counts: counts.map(([topic, partition, records]) => ({ topic, partition, records })),
+    counts: counts.map(([topic, partition, records, part]) => ({ topic, partition, records, part: part ?? 0 })),
+    parts,
+    partsOf,
   };
 }
 
@@ -157,7 +159,7 @@ describe('StepGate', () => {
     expect(() => gate.offerRecord({ ...bare, headers: { 'qt.step': String(S1), 'qt.seq': '-1' } })).toThrow(StepProtocolError);
     expect(() => gate.offerRecord(rec('feat.vectors.v1', S1, 0, 'f1'))).toThrow(/feat\.vectors\.v1 is not a stepped input of features/);
     expect(() => new StepGate('ensemble').offerRecord(rec('model.registry.v1', S1, 0, 'm1'))).toThrow(StepProtocolError);
-    expect(stepTags('features', rec('md.bars.1m.v1', S1, 4, 'b'))).toEqual({ step: S1, seq: 4 });
+    expect(stepTags('features', rec('md.bars.1m.v1', S1, 4, 'b'))).toEqual({ step: S1, part: 0, seq: 4 });
 
     gate.offerMark(mark('ingest', S1, -1, [['md.bars.1m.v1', 0, 1]]));
     gate.offerRecord(rec('md.bars.1m.v1', S1, 0, 'b1'));
@@ -222,11 +224,15 @@ describe('StepPublisher', () => {
       id: deriveId('step', 'ensemble', S1), tsEvent: S1 + 59_000, tsInit: S1 + 59_000, stage: 'ensemble', step: S1, prevStep: -1,
       clock: S1 + 59_000, last: true,
       counts: [
-        { topic: 'ens.signals.v1', partition: bus.partitionFor('ens.signals.v1', BTC), records: 1 },
-        { topic: 'model.votes.v1', partition: pBtc, records: 1 },
-        { topic: 'model.votes.v1', partition: pEth, records: 2 },
+        { topic: 'ens.signals.v1', partition: bus.partitionFor('ens.signals.v1', BTC), records: 1, part: 0 },
+        { topic: 'model.votes.v1', partition: pBtc, records: 1, part: 0 },
+        { topic: 'model.votes.v1', partition: pEth, records: 2, part: 0 },
       ],
+      parts: [0],
+      partsOf: 1,
     });
+    // A stage that is not split writes no part header.
+    expect(bus.records('ens.signals.v1')[0]!.headers?.['qt.part']).toBeUndefined();
     const marks = bus.records(STEP_TOPIC);
     expect(marks.map((r) => r.key)).toEqual(['ensemble']);
     expect(marks[0]!.value).toEqual(m);
@@ -273,9 +279,136 @@ describe('a round through the memory bus', () => {
 
     const s = gate.next();
     expect(s).toMatchObject({ step: S1, prevStep: -1, clock: S1 + 59_000, last: false });
-    expect(s!.records).toEqual(vectors.map((value) => ({ topic: 'feat.vectors.v1', value })));
+    // Features is split by symbol: its records come in the order of their parts, then of their seq within the part.
+    expect(partOfKey('features', BTC)).not.toBe(partOfKey('features', ETH));
+    const byPart = partOfKey('features', BTC) < partOfKey('features', ETH) ? [vectors[1]!, vectors[0]!] : vectors;
+    expect(s!.records).toEqual(byPart.map((value) => ({ topic: 'feat.vectors.v1', value })));
+    expect(bus.records('feat.vectors.v1').map((r) => [r.headers?.['qt.part'], r.headers?.['qt.seq']])).toEqual([
+      [String(partOfKey('features', ETH)), '0'],
+      [String(partOfKey('features', BTC)), '0'],
+    ]);
     expect(gate.next()).toBeUndefined();
     expect(gate.duplicates).toBe(0);
     await bus.close();
+  });
+});
+
+describe('replicas of a split stage', () => {
+  /** Symbols whose features parts differ: enough that each of two and of three replicas owns some of them. */
+  const SYMBOLS = ['BTC', 'ETH', 'SOL', 'XRP', 'ADA', 'DOGE', 'BNB', 'LTC', 'DOT', 'LINK'].map((s) => `binance:${s}/USDT`);
+
+  it('splits the work of features and exits into the partitions of md.bars.1m.v1; other stages run once', () => {
+    expect(partsOf('features')).toBe(12);
+    expect(partsOf('exits')).toBe(12);
+    expect(partsOf('ensemble')).toBe(1);
+    expect(partOfKey('risk', BTC)).toBe(0);
+    expect(ownedParts('features', { index: 1, count: 3 })).toEqual([1, 4, 7, 10]);
+    expect(ownedParts('features', { index: 0, count: 1 })).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(ownedParts('ensemble', { index: 0, count: 1 })).toEqual([0]);
+    expect(replicaProblem('features', { index: 11, count: 12 })).toBeUndefined();
+    expect(replicaProblem('features', { index: 0, count: 13 })).toMatch(/at most 12 replicas/);
+    expect(replicaProblem('ensemble', { index: 0, count: 2 })).toMatch(/ensemble cannot run as several replicas/);
+    expect(replicaProblem('exits', { index: 2, count: 2 })).toMatch(/0 <= i < n/);
+    expect(() => ownedParts('brains', { index: 1, count: 2 })).toThrow(RangeError);
+    expect(replicaGroup('features', { index: 0, count: 1 })).toBe('qt.features');
+    expect(replicaGroup('features', { index: 1, count: 2 })).toBe('qt.features.replica-1');
+  });
+
+  /** Publishes one features step of one vector per symbol through replica i of n; resolves with its mark. */
+  async function publishVectors(bus: MemoryBus, replica: { index: number; count: number }): Promise<StepMark> {
+    const p = new StepPublisher(bus, 'features', replica);
+    const owned = new Set(ownedParts('features', replica));
+    p.begin(S1, -1);
+    for (const key of SYMBOLS) {
+      if (owned.has(partOfKey('features', key))) void p.publish(out('feat.vectors.v1', key, { ...samples['feat.vectors.v1'], id: `f-${key}`, symbol: key.slice(8) }));
+    }
+    return p.end(S1 + 59_000, false);
+  }
+
+  /** The ensemble's view of step S1 after the given features replicas published it. */
+  async function ensembleSees(replicas: { index: number; count: number }[]): Promise<{ records: string[]; marks: StepMark[]; tags: string[] }> {
+    const bus = new MemoryBus({ clock: { now: () => 0 } });
+    const gate = new StepGate('ensemble');
+    bus.consume('feat.vectors.v1', 'qt.ensemble').subscribe((r) => gate.offerRecord(r));
+    bus.consume(STEP_TOPIC, 'qt.ensemble').subscribe((r) => gate.offerMark(r.value));
+    const ingest = new StepPublisher(bus, 'ingest');
+    ingest.begin(S1, -1);
+    await ingest.end(S1 + 59_000, false);
+    const marks: StepMark[] = [];
+    for (const [i, r] of replicas.entries()) {
+      marks.push(await publishVectors(bus, r));
+      // Complete only once the marks cover every part.
+      if (i < replicas.length - 1) expect(gate.next()).toBeUndefined();
+    }
+    const s = gate.next();
+    const tags = bus.records('feat.vectors.v1').map((r) => `${(r.value as { id: string }).id}@${r.headers?.['qt.part']}.${r.headers?.['qt.seq']}`).sort();
+    await bus.close();
+    return { records: ids(s), marks, tags };
+  }
+
+  it('two or three replicas of features give the ensemble what one gives, in the same order and with the same tags', async () => {
+    const one = await ensembleSees([{ index: 0, count: 1 }]);
+    expect(one.records).toHaveLength(SYMBOLS.length);
+    const two = await ensembleSees([{ index: 1, count: 2 }, { index: 0, count: 2 }]);
+    const three = await ensembleSees([{ index: 2, count: 3 }, { index: 0, count: 3 }, { index: 1, count: 3 }]);
+    expect(two.records).toEqual(one.records);
+    expect(three.records).toEqual(one.records);
+    expect(two.tags).toEqual(one.tags);
+    expect(three.tags).toEqual(one.tags);
+    // The only replica's mark keeps the plain id; each replica's names its parts, and marks every part it owns.
+    expect(one.marks[0]!.id).toBe(deriveId('step', 'features', S1));
+    expect(two.marks.map((m) => m.parts)).toEqual([[1, 3, 5, 7, 9, 11], [0, 2, 4, 6, 8, 10]]);
+    expect(new Set(two.marks.map((m) => m.id)).size).toBe(2);
+    expect(two.marks.every((m) => m.partsOf === 12 && m.counts.every((c) => m.parts.includes(c.part)))).toBe(true);
+  });
+
+  it('refuses an output of a part the replica does not own', () => {
+    const p = new StepPublisher(new MemoryBus({ clock: { now: () => 0 } }), 'exits', { index: 0, count: 2 });
+    p.begin(S1, -1);
+    const foreign = SYMBOLS.find((k) => partOfKey('exits', k) % 2 === 1)!;
+    expect(() => p.publish(out('exit.events.v1', foreign, samples['exit.events.v1']))).toThrow(/which this replica does not own/);
+  });
+
+  it('a replica counts every record of its inputs but processes only those of its own parts', () => {
+    const replica = { index: 1, count: 2 };
+    const gate = new StepGate('exits', replica);
+    const mine = SYMBOLS.filter((k) => partOfKey('exits', k) % 2 === 1);
+    const theirs = SYMBOLS.filter((k) => partOfKey('exits', k) % 2 === 0);
+    const bars = [...theirs.slice(0, 2), ...mine.slice(0, 2)].map((key, seq) => ({ ...rec('md.bars.1m.v1', S1, seq, `b-${key}`), key }));
+    gate.offerMark(mark('ingest', S1, -1, [['md.bars.1m.v1', 0, bars.length]]));
+    gate.offerMark(mark('risk', S1, -1, []));
+    gate.offerMark(mark('execution', S1, -1, []));
+    for (const b of bars.slice(0, 3)) gate.offerRecord(b);
+    expect(gate.next()).toBeUndefined(); // one record (of its own part) still missing
+    expect(gate.waitingFor()).toMatch(/1 of 4 records of md.bars.1m.v1\[0\]/);
+    gate.offerRecord(bars[3]!);
+    expect(ids(gate.next())).toEqual(mine.slice(0, 2).map((k) => `md.bars.1m.v1:b-${k}`));
+  });
+
+  it('merges marks part by part: a step of two replicas is complete with both, the same part marked again must agree', () => {
+    const gate = new StepGate('ensemble');
+    const parts = (i: number, n: number): number[] => ownedParts('features', { index: i, count: n }) as number[];
+    const vec = (part: number, seq: number, id: string): BusRecord<unknown> => {
+      const r = rec('feat.vectors.v1', S1, seq, id, part % 3);
+      return { ...r, headers: { ...r.headers, 'qt.part': String(part) } };
+    };
+    gate.offerMark(mark('ingest', S1, -1, []));
+    // Replica 0 of 2 marks its six parts: one vector in part 0, one in part 4.
+    gate.offerMark(mark('features', S1, -1, [['feat.vectors.v1', 0, 1, 0], ['feat.vectors.v1', 1, 1, 4]], false, parts(0, 2), 12));
+    gate.offerRecord(vec(4, 0, 'v4'));
+    gate.offerRecord(vec(0, 0, 'v0'));
+    expect(gate.next()).toBeUndefined();
+    expect(gate.waitingFor()).toMatch(/features's mark of step \d+ \(parts 1,3,5,7,9,11 of 12\)/);
+    // After a rescale, replica 1 of 3 marks parts 1, 4, 7, 10: part 4 again, with the same counts, and part 1.
+    gate.offerMark(mark('features', S1, -1, [['feat.vectors.v1', 1, 1, 1], ['feat.vectors.v1', 1, 1, 4]], false, parts(1, 3), 12));
+    // Part 4 marked with other counts is corrupt state.
+    expect(() => gate.offerMark(mark('features', S1, -1, [['feat.vectors.v1', 1, 2, 4]], false, [4], 12))).toThrow(/part 4/);
+    expect(() => gate.offerMark(mark('features', S1, -1, [], false, [0], 6))).toThrow(/in 12 parts, then in 6/);
+    gate.offerRecord(vec(1, 0, 'v1'));
+    expect(gate.next()).toBeUndefined(); // parts 3, 5, 9, 11 are marked by nobody yet
+    gate.offerMark(mark('features', S1, -1, [], false, [3, 5, 9, 11], 12));
+    // Same part and seq twice is one record; order: part, then seq.
+    expect(gate.offerRecord(vec(1, 0, 'v1'))).toBe(false);
+    expect(ids(gate.next())).toEqual(['feat.vectors.v1:v0', 'feat.vectors.v1:v1', 'feat.vectors.v1:v4']);
   });
 });

@@ -14,6 +14,11 @@
  *   the producer's place in the flow, then in the order the producer published them.
  * - A record already seen (same topic, step and sequence number: a resend, or a restarted producer publishing its steps
  *   again) is dropped, and so is a record of a step the stage has processed.
+ * - The work of a per-symbol stage (features, exits) is split in parts, one per partition of md.bars.1m.v1: a symbol's
+ *   part is the partition its key falls in. Replica i of n owns the parts p with p % n = i, processes only their
+ *   records, numbers its outputs per part (header `qt.part`) and marks the parts it owns; a consumer has a producer's
+ *   step once marks cover every part. The parts do not depend on how many replicas there are, so neither do the
+ *   records, their tags or their canonical order (part, then seq).
  */
 import type { StepMark } from '../../schemas/step-mark.ts';
 import { deriveId } from '../../schemas/ids.ts';
@@ -27,8 +32,14 @@ import { stageOf, type StageName } from '../stages.ts';
 export const STEP_TOPIC = 'pipe.steps.v1';
 /** Header with the step (ms) a record was published in. */
 export const STEP_HEADER = 'qt.step';
-/** Header with the record's position among everything its stage published in the step. */
+/** Header with the record's position among everything its stage published in the step for its part. */
 export const SEQ_HEADER = 'qt.seq';
+/** Header with the part of the producer's work a record belongs to (absent: part 0, a stage that is not split). */
+export const PART_HEADER = 'qt.part';
+/** The topic whose partitions are the parts of a per-symbol stage's work. */
+export const PART_TOPIC = 'md.bars.1m.v1';
+/** Stages whose state is per symbol, so several replicas may share their work by part. */
+export const SPLIT_STAGES = ['features', 'exits'] as const;
 
 /** The stages that follow the step protocol, in flow order (ingest starts each step). */
 export const STEPPED_STAGES = ['ingest', 'features', 'ensemble', 'brains', 'risk', 'execution', 'exits'] as const;
@@ -48,6 +59,57 @@ export interface StepEdge {
 }
 
 const rank = (s: SteppedStage): number => STEPPED_STAGES.indexOf(s);
+
+/** True for a stage whose work is split in parts (several replicas may share it). */
+export function isSplit(stage: string): boolean {
+  return (SPLIT_STAGES as readonly string[]).includes(stage);
+}
+
+/** How many parts a stage's work has: the partitions of PART_TOPIC for a per-symbol stage, 1 for any other. */
+export function partsOf(stage: string): number {
+  return isSplit(stage) ? topicConfig(PART_TOPIC).partitions : 1;
+}
+
+/** The part of a stage's work a record keyed `exchange:symbol` belongs to (0 for a stage that is not split). */
+export function partOfKey(stage: string, key: string): number {
+  const n = partsOf(stage);
+  return n === 1 ? 0 : kafkaPartition(key, n);
+}
+
+/** One replica of a stage: replica `index` of `count` (0-based). */
+export interface Replica {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** The only replica of a stage. */
+export const SOLE_REPLICA: Replica = Object.freeze({ index: 0, count: 1 });
+
+/** Why a replica setting is invalid for a stage, or undefined when it is valid. */
+export function replicaProblem(stage: string, r: Replica): string | undefined {
+  if (!Number.isSafeInteger(r.count) || r.count < 1 || !Number.isSafeInteger(r.index) || r.index < 0 || r.index >= r.count) {
+    return `replica ${r.index}/${r.count}: expects i/n with 0 <= i < n`;
+  }
+  if (r.count === 1) return undefined;
+  if (!isSplit(stage)) return `${stage} cannot run as several replicas: its state spans symbols (only ${SPLIT_STAGES.join(' and ')} can; the journal shares its consumer group instead)`;
+  const n = partsOf(stage);
+  if (r.count > n) return `${stage} has ${n} parts (the partitions of ${PART_TOPIC}): at most ${n} replicas, got ${r.count}`;
+  return undefined;
+}
+
+/** The parts replica `r` of a stage owns: every part p with p % count = index, in order. */
+export function ownedParts(stage: string, r: Replica): readonly number[] {
+  const problem = replicaProblem(stage, r);
+  if (problem) throw new RangeError(problem);
+  const parts: number[] = [];
+  for (let p = r.index; p < partsOf(stage); p += r.count) parts.push(p);
+  return parts;
+}
+
+/** The consumer group of a replica: `qt.<stage>` for the only one; each of several reads every partition in a group of its own. */
+export function replicaGroup(stage: string, r: Replica): string {
+  return r.count === 1 ? `qt.${stage}` : `qt.${stage}.replica-${r.index}`;
+}
 
 /** The stepped inputs of a stage, from STAGES: each input topic published by a stepped stage. */
 export function stepEdges(stage: SteppedStage): readonly StepEdge[] {
@@ -98,36 +160,59 @@ export class MissingStepTagsError extends StepProtocolError {
 }
 
 interface Buffered {
-  readonly seq: number;
+  /** part * 2^32 + seq: the canonical position within the producer's step. */
+  readonly pos: number;
   readonly producerRank: number;
   readonly lag: number;
-  readonly record: StepRecord;
+  /** Undefined for a record of a part another replica owns: counted, not processed. */
+  readonly record: StepRecord | undefined;
 }
 
-/** The (step, seq) tags of a record published under the step protocol. */
-export function stepTags(stage: string, r: Pick<BusRecord<unknown>, 'topic' | 'headers'>): { step: number; seq: number } {
+/** Parts and sequence numbers stay below these, so (part, seq) fits one safe integer. */
+const MAX_PART = 0xffff;
+const SEQ_SPAN = 2 ** 32;
+
+/** The (step, part, seq) tags of a record published under the step protocol. */
+export function stepTags(stage: string, r: Pick<BusRecord<unknown>, 'topic' | 'headers'>): { step: number; part: number; seq: number } {
   const rawStep = r.headers?.[STEP_HEADER] ?? '';
   const rawSeq = r.headers?.[SEQ_HEADER] ?? '';
+  const rawPart = r.headers?.[PART_HEADER] ?? '0';
   const step = Number(rawStep);
   const seq = Number(rawSeq);
-  if (!/^\d{1,16}$/.test(rawStep) || !/^\d{1,16}$/.test(rawSeq) || !Number.isSafeInteger(step) || !Number.isSafeInteger(seq)) {
+  const part = Number(rawPart);
+  if (!/^\d{1,16}$/.test(rawStep) || !/^\d{1,10}$/.test(rawSeq) || !/^\d{1,5}$/.test(rawPart) || !Number.isSafeInteger(step) || seq >= SEQ_SPAN || part > MAX_PART) {
     throw new MissingStepTagsError(stage, r.topic);
   }
-  return { step, seq };
+  return { step, part, seq };
 }
 
+/** What the marks of one producer say of one step, part by part (replicas mark their own parts). */
+interface Coverage {
+  readonly prevStep: number;
+  readonly partsOf: number;
+  /** The counts of each part marked so far (JSON, to compare a mark published again). */
+  readonly parts: Map<number, string>;
+  /** Records per `${topic}|${partition}`, summed over the parts marked. */
+  readonly records: Map<string, number>;
+}
+
+
 /**
- * The inputs of one stepped stage: buffers records and marks as they arrive, in any order and with duplicates, and
- * hands out the next step once it is complete. No I/O; one per stage process.
+ * The inputs of one stepped stage (or of one replica of it): buffers records and marks as they arrive, in any order and
+ * with duplicates, and hands out the next step once it is complete. A replica of a split stage counts every record of
+ * its inputs (that is how it knows a step is complete) but keeps only those of the parts it owns. No I/O; one per
+ * stage process.
  */
 export class StepGate {
   private readonly edges: ReadonlyMap<string, StepEdge>;
   private readonly producers: readonly SteppedStage[];
-  /** Marks per producer and step. */
-  private readonly marks = new Map<SteppedStage, Map<number, StepMark>>();
+  /** The parts this replica processes; undefined: every record. */
+  private readonly owned: ReadonlySet<number> | undefined;
+  /** Marks per producer and step, merged part by part. */
+  private readonly marks = new Map<SteppedStage, Map<number, Coverage>>();
   /** Ingest's marks by the step before them: the sequence of steps. */
   private readonly byPrev = new Map<number, StepMark>();
-  /** Records per `${topic}|${step}`, by seq. */
+  /** Records per `${topic}|${step}`, by (part, seq). */
   private readonly buffers = new Map<string, Map<number, Buffered>>();
   /** Distinct records per `${topic}|${step}`, by partition. */
   private readonly received = new Map<string, Map<number, number>>();
@@ -136,10 +221,14 @@ export class StepGate {
   /** Records dropped as already seen or of a processed step. */
   duplicates = 0;
 
-  constructor(readonly stage: SteppedStage) {
+  constructor(
+    readonly stage: SteppedStage,
+    replica: Replica = SOLE_REPLICA,
+  ) {
     const edges = stepEdges(stage);
     this.edges = new Map(edges.map((e) => [e.topic, e]));
     this.producers = [...new Set(['ingest' as const, ...edges.map((e) => e.producer)])];
+    this.owned = replica.count === 1 ? undefined : new Set(ownedParts(stage, replica));
   }
 
   /** The last step processed (-1 before the first). */
@@ -153,11 +242,27 @@ export class StepGate {
     if (!this.producers.includes(producer) || m.step <= this.lastPrev) return;
     let byStep = this.marks.get(producer);
     if (!byStep) this.marks.set(producer, (byStep = new Map()));
-    const known = byStep.get(m.step);
-    if (!known) byStep.set(m.step, m);
-    // A producer publishes a step again after a restart; deterministic, it must publish the same mark.
-    else if (known.prevStep !== m.prevStep || JSON.stringify(known.counts) !== JSON.stringify(m.counts)) {
-      throw new StepProtocolError(this.stage, `${producer} marked step ${m.step} twice, differently (a producer that is not deterministic, or two producers of one stage)`);
+    let cov = byStep.get(m.step);
+    if (!cov) byStep.set(m.step, (cov = { prevStep: m.prevStep, partsOf: m.partsOf, parts: new Map(), records: new Map() }));
+    const differently = (why: string): StepProtocolError =>
+      new StepProtocolError(this.stage, `${producer} marked step ${m.step} twice, differently: ${why} (a producer that is not deterministic, or two replicas owning one part)`);
+    if (cov.prevStep !== m.prevStep) throw differently(`after step ${cov.prevStep}, then after ${m.prevStep}`);
+    if (cov.partsOf !== m.partsOf) throw differently(`in ${cov.partsOf} parts, then in ${m.partsOf}`);
+    for (const part of m.parts) {
+      if (!Number.isInteger(part) || part < 0 || part >= m.partsOf) throw new StepProtocolError(this.stage, `${producer} marked step ${m.step} for part ${part} of ${m.partsOf}`);
+      const counts = m.counts.filter((c) => c.part === part);
+      const json = JSON.stringify(counts);
+      const known = cov.parts.get(part);
+      // A producer publishes a step again after a restart; deterministic, it must publish the same counts.
+      if (known !== undefined) {
+        if (known !== json) throw differently(`part ${part}`);
+        continue;
+      }
+      cov.parts.set(part, json);
+      for (const c of counts) {
+        const k = `${c.topic}|${c.partition}`;
+        cov.records.set(k, (cov.records.get(k) ?? 0) + c.records);
+      }
     }
     if (producer === 'ingest' && m.step > this.lastDone && !this.byPrev.has(m.prevStep)) this.byPrev.set(m.prevStep, m);
   }
@@ -166,7 +271,7 @@ export class StepGate {
   offerRecord(r: BusRecord<unknown>): boolean {
     const edge = this.edges.get(r.topic);
     if (!edge) throw new StepProtocolError(this.stage, `${r.topic} is not a stepped input of ${this.stage}`);
-    const { step, seq } = stepTags(this.stage, r);
+    const { step, part, seq } = stepTags(this.stage, r);
     // The step that consumes it: the same step, or the one after it for a fed-back input.
     if (edge.lag === 0 ? step <= this.lastDone : step <= this.lastPrev) {
       this.duplicates += 1;
@@ -175,15 +280,23 @@ export class StepGate {
     const key = `${r.topic}|${step}`;
     let buf = this.buffers.get(key);
     if (!buf) this.buffers.set(key, (buf = new Map()));
-    if (buf.has(seq)) {
+    const pos = part * SEQ_SPAN + seq;
+    if (buf.has(pos)) {
       this.duplicates += 1;
       return false;
     }
-    buf.set(seq, { seq, producerRank: rank(edge.producer), lag: edge.lag, record: { topic: edge.topic, value: r.value } });
+    const mine = this.owned === undefined || this.owned.has(partOfKey(this.stage, r.key));
+    buf.set(pos, { pos, producerRank: rank(edge.producer), lag: edge.lag, record: mine ? { topic: edge.topic, value: r.value } : undefined });
     let parts = this.received.get(key);
     if (!parts) this.received.set(key, (parts = new Map()));
     parts.set(r.partition, (parts.get(r.partition) ?? 0) + 1);
     return true;
+  }
+
+  /** The step and mark coverage an edge needs for the step after `prevStep` that starts at `step`. */
+  private coverage(edge: StepEdge, step: number, prevStep: number): { at: number; cov: Coverage | undefined } {
+    const at = edge.lag === 0 ? step : prevStep;
+    return { at, cov: at < 0 ? undefined : this.marks.get(edge.producer)?.get(at) };
   }
 
   /** What the next step waits for, in words (for a stage's log when it has waited long); undefined when nothing is known of it. */
@@ -192,17 +305,18 @@ export class StepGate {
     if (!head) return this.lastDone < 0 ? undefined : `ingest's mark of the step after ${this.lastDone}`;
     const missing: string[] = [];
     for (const edge of this.edges.values()) {
-      const at = edge.lag === 0 ? head.step : head.prevStep;
+      const { at, cov } = this.coverage(edge, head.step, head.prevStep);
       if (at < 0) continue;
-      const mark = this.marks.get(edge.producer)?.get(at);
-      if (!mark) {
-        missing.push(`${edge.producer}'s mark of step ${at}`);
+      if (!cov || cov.parts.size < cov.partsOf) {
+        const parts = cov ? ` (parts ${[...Array(cov.partsOf).keys()].filter((p) => !cov.parts.has(p)).join(',')} of ${cov.partsOf})` : '';
+        missing.push(`${edge.producer}'s mark of step ${at}${parts}`);
         continue;
       }
-      for (const c of mark.counts) {
-        if (c.topic !== edge.topic) continue;
-        const got = this.received.get(`${c.topic}|${at}`)?.get(c.partition) ?? 0;
-        if (got < c.records) missing.push(`${c.records - got} of ${c.records} records of ${c.topic}[${c.partition}] in step ${at}`);
+      for (const [k, want] of cov.records) {
+        const [topic, partition] = k.split('|') as [string, string];
+        if (topic !== edge.topic) continue;
+        const got = this.received.get(`${topic}|${at}`)?.get(Number(partition)) ?? 0;
+        if (got < want) missing.push(`${want - got} of ${want} records of ${topic}[${partition}] in step ${at}`);
       }
     }
     return missing.length === 0 ? undefined : `step ${head.step} waits for ${[...new Set(missing)].join(', ')}`;
@@ -213,49 +327,58 @@ export class StepGate {
     const head = this.byPrev.get(this.lastDone);
     if (!head) return undefined;
     const { step, prevStep } = head;
+    const marked = new Map<string, number>();
     for (const edge of this.edges.values()) {
-      const at = edge.lag === 0 ? step : prevStep;
+      const { at, cov } = this.coverage(edge, step, prevStep);
       if (at < 0) continue;
-      const mark = this.marks.get(edge.producer)?.get(at);
-      if (!mark) return undefined;
-      for (const c of mark.counts) {
-        if (c.topic !== edge.topic) continue;
-        const got = this.received.get(`${c.topic}|${at}`)?.get(c.partition) ?? 0;
-        if (got < c.records) return undefined;
-        if (got > c.records) throw new StepProtocolError(this.stage, `${got} distinct records of ${c.topic}[${c.partition}] in step ${at}, marked ${c.records}`);
+      if (!cov || cov.parts.size < cov.partsOf) return undefined;
+      let total = 0;
+      for (const [k, want] of cov.records) {
+        const [topic, partition] = k.split('|') as [string, string];
+        if (topic !== edge.topic) continue;
+        total += want;
+        const got = this.received.get(`${topic}|${at}`)?.get(Number(partition)) ?? 0;
+        if (got < want) return undefined;
+        if (got > want) throw new StepProtocolError(this.stage, `${got} distinct records of ${topic}[${partition}] in step ${at}, marked ${want}`);
       }
+      marked.set(edge.topic, total);
     }
     const items: Buffered[] = [];
     for (const edge of this.edges.values()) {
       const at = edge.lag === 0 ? step : prevStep;
       const key = `${edge.topic}|${at}`;
       const buf = this.buffers.get(key);
-      // Records on a partition the mark does not list, or more than it counts, break the producer's determinism.
-      const marked = at < 0 ? 0 : this.marks.get(edge.producer)!.get(at)!.counts.filter((c) => c.topic === edge.topic).reduce((n, c) => n + c.records, 0);
-      if ((buf?.size ?? 0) !== marked) throw new StepProtocolError(this.stage, `${buf?.size ?? 0} distinct records of ${edge.topic} in step ${at}, marked ${marked}`);
-      if (buf) items.push(...buf.values());
+      // Records on a partition the marks do not list, or more than they count, break the producer's determinism.
+      const want = marked.get(edge.topic) ?? 0;
+      if ((buf?.size ?? 0) !== want) throw new StepProtocolError(this.stage, `${buf?.size ?? 0} distinct records of ${edge.topic} in step ${at}, marked ${want}`);
+      if (buf) for (const b of buf.values()) if (b.record) items.push(b);
       this.buffers.delete(key);
       this.received.delete(key);
     }
-    items.sort((a, b) => b.lag - a.lag || a.producerRank - b.producerRank || a.seq - b.seq);
+    items.sort((a, b) => b.lag - a.lag || a.producerRank - b.producerRank || a.pos - b.pos);
     this.lastDone = step;
     this.lastPrev = prevStep;
     this.byPrev.delete(prevStep);
     // Marks older than the step before this one are no longer needed by any edge.
     for (const byStep of this.marks.values()) for (const s of [...byStep.keys()]) if (s < prevStep) byStep.delete(s);
-    return { step, prevStep, clock: head.clock, last: head.last, records: items.map((i) => i.record) };
+    return { step, prevStep, clock: head.clock, last: head.last, records: items.map((i) => i.record!) };
   }
 }
 
 /**
- * Publishes one stage's outputs under the step protocol: tags each with its step and sequence number, counts them per
- * partition, and ends the step with its mark once every output is acknowledged.
+ * Publishes one stage's outputs (or one replica's) under the step protocol: tags each with its step, part and
+ * sequence number within the part, counts them per part and partition, and ends the step with its mark once every
+ * output is acknowledged.
  */
 export class StepPublisher {
   private step = -1;
   private prevStep = -1;
-  private seq = 0;
-  private counts = new Map<string, { topic: string; partition: number; records: number }>();
+  private readonly partsOf: number;
+  private readonly parts: readonly number[];
+  private readonly owned: ReadonlySet<number>;
+  /** Next seq per part. */
+  private seqs = new Map<number, number>();
+  private counts = new Map<string, { topic: string; partition: number; records: number; part: number }>();
   private inFlight: Promise<void>[] = [];
   /** The marks queued for publishing, in step order. */
   private marks: Promise<void> = Promise.resolve();
@@ -263,7 +386,12 @@ export class StepPublisher {
   constructor(
     private readonly bus: Pick<Bus, 'publish'>,
     readonly stage: SteppedStage,
-  ) {}
+    replica: Replica = SOLE_REPLICA,
+  ) {
+    this.partsOf = partsOf(stage);
+    this.parts = ownedParts(stage, replica);
+    this.owned = new Set(this.parts);
+  }
 
   /** True between begin() and end(). */
   get open(): boolean {
@@ -276,7 +404,7 @@ export class StepPublisher {
     if (this.open) throw new StepProtocolError(this.stage, `step ${step} begun while step ${this.step} is open`);
     this.step = step;
     this.prevStep = prevStep;
-    this.seq = 0;
+    this.seqs = new Map();
     this.counts = new Map();
     this.inFlight = [];
   }
@@ -284,13 +412,18 @@ export class StepPublisher {
   /** Publishes one output of the open step; its promise settles with the bus's acknowledgement. */
   publish(o: Outgoing): Promise<void> {
     if (!this.open) throw new StepProtocolError(this.stage, `an output on ${o.topic} outside a step`);
-    const partitions = topicConfig(o.topic).partitions;
-    const partition = kafkaPartition(o.key, partitions);
-    const k = `${o.topic}|${partition}`;
+    const part = this.partsOf === 1 ? 0 : kafkaPartition(o.key, this.partsOf);
+    if (!this.owned.has(part)) throw new StepProtocolError(this.stage, `an output on ${o.topic} (key ${o.key}) of part ${part}, which this replica does not own`);
+    const partition = kafkaPartition(o.key, topicConfig(o.topic).partitions);
+    const k = `${part}|${o.topic}|${partition}`;
     const c = this.counts.get(k);
     if (c) c.records += 1;
-    else this.counts.set(k, { topic: o.topic, partition, records: 1 });
-    const p = this.bus.publish(o.topic, o.key, o.value as never, { [STEP_HEADER]: String(this.step), [SEQ_HEADER]: String(this.seq++) });
+    else this.counts.set(k, { topic: o.topic, partition, records: 1, part });
+    const seq = this.seqs.get(part) ?? 0;
+    this.seqs.set(part, seq + 1);
+    const headers: Record<string, string> = { [STEP_HEADER]: String(this.step), [SEQ_HEADER]: String(seq) };
+    if (this.partsOf > 1) headers[PART_HEADER] = String(part);
+    const p = this.bus.publish(o.topic, o.key, o.value as never, headers);
     this.inFlight.push(p);
     return p;
   }
@@ -299,13 +432,15 @@ export class StepPublisher {
    * Ends the open step at once (the next may begin right away) and resolves with its mark once every output of the step
    * is acknowledged and the mark after them. Marks are published in step order, each without waiting for the one
    * before to be acknowledged, so a stage can process the next steps while the last ones' acknowledgements are on
-   * their way.
+   * their way. The mark covers every part this replica owns, those without records included.
    */
   end(clock: number, last: boolean): Promise<StepMark> {
     if (!this.open) return Promise.reject(new StepProtocolError(this.stage, 'end() without an open step'));
-    const { step, prevStep, inFlight } = this;
-    const counts = [...this.counts.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
-    const mark: StepMark = { id: deriveId('step', this.stage, step), tsEvent: clock, tsInit: clock, stage: this.stage, step, prevStep, clock, last, counts };
+    const { step, prevStep, inFlight, parts, partsOf } = this;
+    const counts = [...this.counts.values()].sort((a, b) => a.part - b.part || (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+    // The only replica's mark keeps the plain id; a replica's names its parts, so the journal keeps one row per replica.
+    const id = parts.length === partsOf ? deriveId('step', this.stage, step) : deriveId('step', this.stage, step, `parts ${parts.join(',')} of ${partsOf}`);
+    const mark: StepMark = { id, tsEvent: clock, tsInit: clock, stage: this.stage, step, prevStep, clock, last, counts, parts: [...parts], partsOf };
     // The step closes now: an output after this point is a protocol breach, not a record the mark misses.
     this.step = -1;
     // Queued behind the previous mark's publish (not its acknowledgement), after this step's outputs are acknowledged.

@@ -107,7 +107,9 @@ export function sampleMessages(i: number): { readonly [K in keyof DataTopics]: D
   };
   const steps: StepMark = {
     ...env('step'), stage: i % 2 ? 'features' : 'ingest', step: ts - 60_000, prevStep: i % 3 ? ts - 120_000 : -1, clock: ts, last: i % 5 === 4,
-    counts: i % 2 ? [{ topic: 'feat.vectors.v1', partition: i % 12, records: i + 1 }] : [],
+    counts: i % 2 ? [{ topic: 'feat.vectors.v1', partition: i % 12, records: i + 1, part: i % 12 }] : [],
+    parts: i % 2 ? [i % 12] : [0],
+    partsOf: i % 2 ? 12 : 1,
   };
   return {
     'md.trades.v1': trade,

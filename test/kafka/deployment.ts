@@ -73,6 +73,7 @@ export function journalDiff(want: JournalRows, got: JournalRows): Record<string,
 
 /** One stage process. */
 export interface StageProcess {
+  /** The stage, or `stage#i/n` for replica i of n of a split stage. */
   readonly stage: string;
   readonly child: ChildProcess;
   readonly exit: Promise<number | null>;
@@ -92,13 +93,15 @@ export class Deployment {
     private readonly flags: Readonly<Record<string, readonly string[]>> = {},
   ) {}
 
-  /** Starts `qt pipeline <stage>`; resolves once it reports ready. */
-  async start(stage: string): Promise<StageProcess> {
+  /** Starts `qt pipeline <stage>` (`stage#i/n`: with `--replica i/n`); resolves once it reports ready. */
+  async start(name: string): Promise<StageProcess> {
+    const [stage, replica] = name.split('#') as [string, string | undefined];
     const extra = this.flags[stage] ?? [];
     const defaults: [string, string][] = [['--metrics-port', '0'], ['--session-timeout', '6000'], ['--fetch-wait', '50'], ['--commit-every', '200']];
     const args = [join(ROOT, 'bin', 'qt.mjs'), 'pipeline', stage, '--bootstrap', this.mc.bootstrap, '--journal', this.journal, '--registry', this.s.registry];
     for (const [flag, value] of defaults) if (!extra.includes(flag)) args.push(flag, value);
     if (stage === 'ingest') args.push(...this.s.market);
+    if (replica) args.push('--replica', replica);
     args.push(...extra);
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...this.s.env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
@@ -114,12 +117,12 @@ export class Deployment {
     });
     const exit = new Promise<number | null>((resolve) =>
       child.on('exit', (code) => {
-        this.logs.push(`--- ${stage} (exit ${code}) ---\n${err.slice(-3000)}`);
-        readyReject(new Error(`${stage} exited (${code}) before it was ready: ${err}`));
+        this.logs.push(`--- ${name} (exit ${code}) ---\n${err.slice(-3000)}`);
+        readyReject(new Error(`${name} exited (${code}) before it was ready: ${err}`));
         resolve(code);
       }),
     );
-    const p: StageProcess = { stage, child, exit, stderr: () => err };
+    const p: StageProcess = { stage: name, child, exit, stderr: () => err };
     this.processes.push(p);
     await ready;
     return p;
@@ -170,16 +173,31 @@ export class Deployment {
   }
 }
 
-/** Follows pipe.steps.v1: the last step each stage marked, and whether it marked the market's last step. */
-export function watchSteps(bus: KafkaBus, group: string): { readonly last: Map<string, StepMark>; readonly done: Set<string>; readonly sub: Subscription } {
+/**
+ * Follows pipe.steps.v1: the last step each stage (any of its replicas) marked, and whether it marked the market's last
+ * step for every part of its work.
+ */
+export function watchSteps(
+  bus: KafkaBus,
+  group: string,
+): { readonly last: Map<string, StepMark>; readonly done: Set<string>; readonly records: Map<string, number>; readonly sub: Subscription } {
   const last = new Map<string, StepMark>();
   const done = new Set<string>();
+  /** Records marked per `stage parts` (`features 0,2,4,6,8,10`): what each replica published (steps marked again count again). */
+  const records = new Map<string, number>();
+  const lastParts = new Map<string, Set<number>>();
   const sub = bus.consume('pipe.steps.v1', group).subscribe((r) => {
     const m = r.value;
+    const who = `${m.stage} ${m.parts.join(',')}`;
+    records.set(who, (records.get(who) ?? 0) + m.counts.reduce((n, c) => n + c.records, 0));
     if ((last.get(m.stage)?.step ?? -1) < m.step) last.set(m.stage, m);
-    if (m.last) done.add(m.stage);
+    if (!m.last) return;
+    let parts = lastParts.get(m.stage);
+    if (!parts) lastParts.set(m.stage, (parts = new Set()));
+    for (const p of m.parts) parts.add(p);
+    if (parts.size === m.partsOf) done.add(m.stage);
   });
-  return { last, done, sub };
+  return { last, done, records, sub };
 }
 
 /** A mock cluster with a connected test bus and admin client. */
