@@ -29,6 +29,11 @@ export interface Bus {
   consume<T extends TopicName>(topic: T, group: string, opts?: { from?: StartFrom }): Observable<BusRecord<Topics[T]>>;
   /** Marks every record of the partition up to and including offset as processed by the group. */
   commit(group: string, topic: TopicName, partition: number, offset: number): Promise<void>;
+  /**
+   * The next offset to be written, per partition: how far a reader must read to have everything published so far (a
+   * restarted stage reading its own step marks). A bus without it makes such a reader assume nothing was published.
+   */
+  endOffsets?(topic: TopicName): readonly number[] | Promise<readonly number[]>;
   /** Releases resources. */
   close(): Promise<void>;
 }

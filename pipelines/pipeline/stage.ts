@@ -190,7 +190,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
         closers.push(async () => feed.stop());
         await feed.published;
       }
-      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, replica, warn: log });
+      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, replica, warn: log, log });
     } else {
       throw new StageNotRunnableError(spec.name, 'no runner');
     }

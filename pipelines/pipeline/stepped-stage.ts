@@ -47,6 +47,8 @@ export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learnin
   readonly warn?: (message: string) => void;
   /** Default 60000. */
   readonly stallWarnMs?: number;
+  /** Told of the stage's progress worth a line in a process's log (the steps rebuilt after a restart). */
+  readonly log?: (message: string) => void;
 }
 
 /** A running stepped stage. */
@@ -95,6 +97,17 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
   let ended = false;
   /** The mark of the last step processed, until it is acknowledged. */
   let lastMarking: Promise<void> = Promise.resolve();
+  /** The end of pipe.steps.v1 when the stage started (-1 until known), and how far the stage has read it. */
+  let stepsEnd = -1;
+  let stepsRead = 0;
+  /** True once the marks published before the start are read: no step is processed before. */
+  let ownMarksRead = false;
+  /** Steps rebuilt silently (marked before a restart). */
+  let rebuilt = 0;
+  const markedBefore = (): void => {
+    ownMarksRead = true;
+    pump();
+  };
   const fail = (e: unknown): void => {
     failed = true;
     d.fail(e);
@@ -139,7 +152,12 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
     }
   };
   const process = async (s: ReadyStep): Promise<void> => {
-    publisher.begin(s.step, s.prevStep);
+    if (s.marked) rebuilt += 1;
+    else if (rebuilt > 0) {
+      d.log?.(`rebuilt ${rebuilt} steps marked before the restart, without publishing them again; publishing from step ${s.step}`);
+      rebuilt = 0;
+    }
+    publisher.begin(s.step, s.prevStep, s.marked);
     for (const o of early.splice(0)) publisher.publish(o).catch(fail);
     scheduler.advanceTo(Math.max(scheduler.now(), s.clock));
     for (const r of s.records) {
@@ -162,7 +180,7 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
     chain = chain.then(async () => {
       pumping = false;
       for (;;) {
-        if (failed || stopped) return;
+        if (failed || stopped || !ownMarksRead) return;
         const s = gate.next();
         if (!s) return;
         await process(s);
@@ -197,11 +215,20 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
         } catch (e) {
           return fail(e);
         }
+        stepsRead = Math.max(stepsRead, r.offset + 1);
+        if (!ownMarksRead && stepsEnd >= 0 && stepsRead >= stepsEnd) markedBefore();
         pump();
       },
       error: fail,
     }),
   );
+  // A restarted stage first reads the marks published before it started, its own among them: the steps it marked are
+  // rebuilt silently (their outputs were acknowledged before their mark), so nothing is published twice and a step is
+  // never published again with other contents (after a model promotion, say).
+  Promise.resolve(bus.endOffsets ? bus.endOffsets(STEP_TOPIC) : [0]).then((ends) => {
+    stepsEnd = ends[0] ?? 0;
+    if (!ownMarksRead && stepsRead >= stepsEnd) markedBefore();
+  }, fail);
 
   // A stage that waits long says for what: a producer down, or records gone from a topic (retention, compaction) that a
   // rebuild after a restart needs (docs/distributed-stages.md, Restarts).

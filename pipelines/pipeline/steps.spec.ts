@@ -412,3 +412,41 @@ describe('replicas of a split stage', () => {
     expect(ids(gate.next())).toEqual(['feat.vectors.v1:v0', 'feat.vectors.v1:v1', 'feat.vectors.v1:v4']);
   });
 });
+
+describe('a restarted stage', () => {
+  it('knows the steps it marked before (for every part it owns) and rebuilds them without publishing', async () => {
+    const replica = { index: 1, count: 2 };
+    const gate = new StepGate('features', replica);
+    const mine = ownedParts('features', replica) as number[];
+    gate.offerMark(mark('ingest', S1, -1, []));
+    gate.offerMark(mark('ingest', S2, S1, []));
+    // Its own mark of S1; of S2 only the other replica's (and one of its own parts, from before a rescale to 3).
+    gate.offerMark(mark('features', S1, -1, [], false, mine, 12));
+    gate.offerMark(mark('features', S2, S1, [], false, ownedParts('features', { index: 0, count: 2 }) as number[], 12));
+    gate.offerMark(mark('features', S2, S1, [], false, [1, 4, 7, 10], 12));
+    expect(gate.next()).toMatchObject({ step: S1, marked: true });
+    expect(gate.next()).toMatchObject({ step: S2, marked: false });
+
+    const bus = new MemoryBus({ clock: { now: () => 0 } });
+    const p = new StepPublisher(bus, 'features', replica);
+    const key = keyInParts(mine);
+    p.begin(S1, -1, true);
+    await p.publish(out('feat.vectors.v1', key, { ...samples['feat.vectors.v1'], id: 'again' }));
+    const m = await p.end(S1 + 59_000, false);
+    expect(m.counts).toEqual([{ topic: 'feat.vectors.v1', partition: bus.partitionFor('feat.vectors.v1', key), records: 1, part: partOfKey('features', key) }]);
+    expect(bus.records('feat.vectors.v1')).toEqual([]);
+    expect(bus.records(STEP_TOPIC)).toEqual([]);
+    // The next step is published as usual.
+    p.begin(S2, S1);
+    await p.publish(out('feat.vectors.v1', key, { ...samples['feat.vectors.v1'], id: 'new' }));
+    await p.end(S2 + 59_000, false);
+    expect(bus.records('feat.vectors.v1').map((r) => (r.value as { id: string }).id)).toEqual(['new']);
+    expect(bus.records(STEP_TOPIC)).toHaveLength(1);
+    await bus.close();
+  });
+});
+
+/** A key whose features part is one of `parts`. */
+function keyInParts(parts: readonly number[]): string {
+  for (let i = 0; ; i++) if (parts.includes(partOfKey('features', `binance:S${i}/USDT`))) return `binance:S${i}/USDT`;
+}

@@ -139,6 +139,8 @@ export interface ReadyStep {
   readonly prevStep: number;
   readonly clock: number;
   readonly last: boolean;
+  /** This stage (these parts) marked the step before a restart: its outputs are all acknowledged, nothing to publish. */
+  readonly marked: boolean;
   readonly records: readonly StepRecord[];
 }
 
@@ -208,6 +210,9 @@ export class StepGate {
   private readonly producers: readonly SteppedStage[];
   /** The parts this replica processes; undefined: every record. */
   private readonly owned: ReadonlySet<number> | undefined;
+  private readonly ownedList: readonly number[];
+  /** Steps this stage marked for every part it owns (before a restart) and has not processed since. */
+  private readonly ownMarks = new Set<number>();
   /** Marks per producer and step, merged part by part. */
   private readonly marks = new Map<SteppedStage, Map<number, Coverage>>();
   /** Ingest's marks by the step before them: the sequence of steps. */
@@ -228,7 +233,8 @@ export class StepGate {
     const edges = stepEdges(stage);
     this.edges = new Map(edges.map((e) => [e.topic, e]));
     this.producers = [...new Set(['ingest' as const, ...edges.map((e) => e.producer)])];
-    this.owned = replica.count === 1 ? undefined : new Set(ownedParts(stage, replica));
+    this.ownedList = ownedParts(stage, replica);
+    this.owned = replica.count === 1 ? undefined : new Set(this.ownedList);
   }
 
   /** The last step processed (-1 before the first). */
@@ -236,8 +242,15 @@ export class StepGate {
     return this.lastDone;
   }
 
-  /** Takes a mark from pipe.steps.v1; marks of stages this one does not read are ignored. */
+  /**
+   * Takes a mark from pipe.steps.v1; marks of stages this one does not read are ignored. Its own marks (of every part it
+   * owns) say which steps it finished before a restart.
+   */
   offerMark(m: StepMark): void {
+    if (m.stage === this.stage) {
+      if (m.step > this.lastDone && m.partsOf === partsOf(this.stage) && this.ownedList.every((p) => m.parts.includes(p))) this.ownMarks.add(m.step);
+      return;
+    }
     const producer = m.stage as SteppedStage;
     if (!this.producers.includes(producer) || m.step <= this.lastPrev) return;
     let byStep = this.marks.get(producer);
@@ -361,7 +374,9 @@ export class StepGate {
     this.byPrev.delete(prevStep);
     // Marks older than the step before this one are no longer needed by any edge.
     for (const byStep of this.marks.values()) for (const s of [...byStep.keys()]) if (s < prevStep) byStep.delete(s);
-    return { step, prevStep, clock: head.clock, last: head.last, records: items.map((i) => i.record!) };
+    const wasMarked = this.ownMarks.delete(step);
+    for (const s of this.ownMarks) if (s < step) this.ownMarks.delete(s);
+    return { step, prevStep, clock: head.clock, last: head.last, marked: wasMarked, records: items.map((i) => i.record!) };
   }
 }
 
@@ -380,6 +395,8 @@ export class StepPublisher {
   private seqs = new Map<number, number>();
   private counts = new Map<string, { topic: string; partition: number; records: number; part: number }>();
   private inFlight: Promise<void>[] = [];
+  /** The open step was marked before a restart: its outputs are counted, not published again. */
+  private silent = false;
   /** The marks queued for publishing, in step order. */
   private marks: Promise<void> = Promise.resolve();
 
@@ -398,12 +415,16 @@ export class StepPublisher {
     return this.step >= 0;
   }
 
-  /** Starts a step: what is published until end() belongs to it. */
-  begin(step: number, prevStep: number): void {
+  /**
+   * Starts a step: what is published until end() belongs to it. A step `marked` before a restart (its outputs and mark
+   * acknowledged then) is replayed silently: its outputs are counted and dropped, and its mark is not sent again.
+   */
+  begin(step: number, prevStep: number, marked = false): void {
     if (!Number.isSafeInteger(step) || step < 0) throw new StepProtocolError(this.stage, `invalid step ${step}`);
     if (this.open) throw new StepProtocolError(this.stage, `step ${step} begun while step ${this.step} is open`);
     this.step = step;
     this.prevStep = prevStep;
+    this.silent = marked;
     this.seqs = new Map();
     this.counts = new Map();
     this.inFlight = [];
@@ -423,6 +444,7 @@ export class StepPublisher {
     this.seqs.set(part, seq + 1);
     const headers: Record<string, string> = { [STEP_HEADER]: String(this.step), [SEQ_HEADER]: String(seq) };
     if (this.partsOf > 1) headers[PART_HEADER] = String(part);
+    if (this.silent) return Promise.resolve();
     const p = this.bus.publish(o.topic, o.key, o.value as never, headers);
     this.inFlight.push(p);
     return p;
@@ -443,6 +465,7 @@ export class StepPublisher {
     const mark: StepMark = { id, tsEvent: clock, tsInit: clock, stage: this.stage, step, prevStep, clock, last, counts, parts: [...parts], partsOf };
     // The step closes now: an output after this point is a protocol breach, not a record the mark misses.
     this.step = -1;
+    if (this.silent) return Promise.resolve(mark);
     // Queued behind the previous mark's publish (not its acknowledgement), after this step's outputs are acknowledged.
     const queued = this.marks.then(async () => {
       await Promise.all(inFlight);

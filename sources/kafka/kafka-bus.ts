@@ -328,6 +328,23 @@ export class KafkaBus implements Bus {
     return this.producerReady;
   }
 
+  /** The next offset to be written, per partition (the high watermark: what an acks=-1 producer had acknowledged). */
+  async endOffsets(topic: TopicName): Promise<number[]> {
+    if (!this.partitions.has(topic)) throw new UnknownTopicError(topic);
+    const admin = this.kafka.admin({ retry: this.retry });
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const ends = new Array<number>(this.partitions.get(topic)!).fill(0);
+      for (const o of offsets) ends[o.partition] = Number(o.high);
+      return ends;
+    } catch (e) {
+      throw fromKafkaJs(e, 'metadata');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   private async checkPartitions(): Promise<void> {
     const admin = this.kafka.admin({ retry: this.retry });
     await admin.connect();

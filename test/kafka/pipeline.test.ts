@@ -1,7 +1,8 @@
 /**
  * `qt pipeline features` as a child process (node bin/qt.mjs) on librdkafka's mock cluster, fed bars under the step
  * protocol: it becomes ready once its group is joined, publishes the feature vectors featuresEpic gives in-process,
- * marks every step, drains on SIGTERM (exit 0), and after a restart publishes the same tagged records again.
+ * marks every step, drains on SIGTERM (exit 0), and after a restart rebuilds its state from the retained bars without
+ * publishing again what it had marked, then goes on from there.
  *
  * Covered: one stage process's wiring, readiness, drain and restart. The whole chain as processes: parity.test.ts;
  * kill -9: crash.test.ts.
@@ -16,7 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { featuresEpic } from '../../pipelines/features/epic.ts';
 import type { Bar } from '../../schemas/bar.ts';
-import { out } from '../../schemas/ports.ts';
+import { out, type Outgoing } from '../../schemas/ports.ts';
+import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import type { StepMark } from '../../schemas/step-mark.ts';
 import { StepPublisher } from '../../pipelines/pipeline/steps.ts';
 import { instrumentKey } from '../../schemas/common.ts';
@@ -97,58 +99,68 @@ async function waitReady(s: StageChild): Promise<void> {
 }
 
 /** Publishes bars as ingest does under the step protocol: one step per minute of close time, each with its mark. */
-async function publishSteps(bars: readonly Bar[]): Promise<number> {
+/** Publishes the bars as ingest's steps after step `prev`; the last one ends the market when `last`. Resolves with the steps. */
+async function publishSteps(bars: readonly Bar[], prev: number, last: boolean): Promise<number[]> {
   const ingest = new StepPublisher(bus, 'ingest');
   const steps = [...new Set(bars.map((b) => Math.floor(b.tsEvent / 60_000) * 60_000))].sort((a, b) => a - b);
-  let prev = -1;
   for (const [i, step] of steps.entries()) {
     ingest.begin(step, prev);
     for (const b of bars) if (Math.floor(b.tsEvent / 60_000) * 60_000 === step) void ingest.publish(out('md.bars.1m.v1', instrumentKey(b), b));
-    await ingest.end(step + 1_000, i === steps.length - 1);
+    await ingest.end(step + 1_000, last && i === steps.length - 1);
     prev = step;
   }
-  return steps.length;
+  return steps;
 }
 
 describe('qt pipeline features over Kafka', () => {
-  it('publishes featuresEpic\'s vectors step by step, drains on SIGTERM (exit 0), and after a restart publishes the same tagged records again', async () => {
+  it('publishes featuresEpic\'s vectors step by step, drains on SIGTERM (exit 0), and after a restart publishes only the steps it had not marked', async () => {
     const t0 = Date.UTC(2025, 0, 6);
     const symbols = ['BTC/USDT', 'ETH/USDT'];
     const series = symbols.map((symbol, i) => genBars({ n: 100, seed: 11 + i, exchange: 'binance', symbol, startOpenTime: t0, startPrice: 100 * (i + 1) }));
     // In event time, symbols interleaved: the order a live ingest would publish them.
     const bars: Bar[] = series[0]!.flatMap((b, i) => [b, series[1]![i]!]);
-    const expected = (await lastValueFrom(featuresEpic({ bars: of(...bars) }, { scheduler: queueScheduler }).pipe(toArray()))).map((o) => o.value.id as string);
-    expect(expected.length).toBeGreaterThan(50);
-    const stepCount = await publishSteps(bars);
+    const vectors = await lastValueFrom(featuresEpic({ bars: of(...bars) }, { scheduler: queueScheduler }).pipe(toArray()));
+    const half = 140; // 70 bars per symbol before the restart, 30 after
+    const before = new Set(bars.slice(0, half).map((b) => b.id));
+    const barOf = (o: Outgoing): string => (o.value as FeatureVector).barId;
+    const expectedBefore = vectors.filter((o) => before.has(barOf(o))).map((o) => o.value.id as string);
+    const expectedAfter = vectors.filter((o) => !before.has(barOf(o))).map((o) => o.value.id as string);
+    expect(expectedBefore.length).toBeGreaterThanOrEqual(20); // after the warm-up
+    expect(expectedAfter.length).toBe(60);
+    const firstSteps = await publishSteps(bars.slice(0, half), -1, false);
     const reader = collect(bus, 'feat.vectors.v1', 'qt.test-reader');
     const marks = collect(bus, 'pipe.steps.v1', 'qt.test-marks');
     const featureMarks = (): StepMark[] => marks.got.map((r) => r.value).filter((m) => m.stage === 'features');
+    const records = (ms: StepMark[]): number => ms.reduce((n, m) => n + m.counts.reduce((k, c) => k + c.records, 0), 0);
 
     const first = startStage('features');
     await waitReady(first);
-    await waitFor(() => featureMarks().some((m) => m.last), 30_000, `the last step's mark (${first.stderr})`);
-    const marked = featureMarks().reduce((n, m) => n + m.counts.reduce((k, c) => k + c.records, 0), 0);
-    await waitFor(() => reader.got.length >= marked, 10_000, `${marked} marked vectors`);
-    const firstRun = reader.got.map((r) => `${r.value.id}@${r.headers?.['qt.step']}/${r.headers?.['qt.seq']}`);
+    await waitFor(() => featureMarks().length === firstSteps.length, 30_000, `the marks of ${firstSteps.length} steps (${first.stderr})`);
+    await waitFor(() => reader.got.length >= records(featureMarks()), 10_000, 'the marked vectors');
     const ids = reader.got.map((r) => r.value.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect([...ids].sort()).toEqual([...expected].sort());
+    expect([...ids].sort()).toEqual([...expectedBefore].sort());
     // Every step is marked once, with the vectors it published counted.
-    expect(featureMarks()).toHaveLength(stepCount);
-    expect(marked).toBe(expected.length);
+    expect(featureMarks().map((m) => m.step)).toEqual(firstSteps);
+    expect(records(featureMarks())).toBe(expectedBefore.length);
     first.child.kill('SIGTERM');
     expect(await first.exit, first.stderr).toBe(0);
 
-    // A restarted stage commits nothing to resume from: it rebuilds its state from the retained bars and publishes
-    // every step again, each record with the same id and the same step tags (consumers drop them as seen).
+    // A restarted stage commits nothing to resume from: it rebuilds its state from the retained bars, silently through
+    // the steps it had marked, and publishes from the first step it had not. Its first vectors need the rebuilt
+    // history (the indicators' windows): they equal featuresEpic's over the whole series.
+    const laterSteps = await publishSteps(bars.slice(half), firstSteps.at(-1)!, true);
     const second = startStage('features');
     await waitReady(second);
-    await waitFor(() => featureMarks().filter((m) => m.last).length === 2, 30_000, `the restarted stage's last mark (${second.stderr})`);
-    await waitFor(() => reader.got.length >= 2 * marked, 10_000, 'the republished vectors');
-    const again = reader.got.slice(firstRun.length).map((r) => `${r.value.id}@${r.headers?.['qt.step']}/${r.headers?.['qt.seq']}`);
-    expect([...again].sort()).toEqual([...firstRun].sort());
+    await waitFor(() => featureMarks().some((m) => m.last), 30_000, `the restarted stage's last mark (${second.stderr})`);
+    await waitFor(() => reader.got.length >= ids.length + expectedAfter.length, 10_000, 'the vectors of the later steps');
+    const again = reader.got.slice(ids.length).map((r) => r.value.id);
+    expect([...again].sort()).toEqual([...expectedAfter].sort());
+    expect(featureMarks().map((m) => m.step)).toEqual([...firstSteps, ...laterSteps]);
+    expect(second.stderr).toContain(`rebuilt ${firstSteps.length} steps marked before the restart`);
     second.child.kill('SIGTERM');
     expect(await second.exit, second.stderr).toBe(0);
+    expect(reader.got).toHaveLength(ids.length + expectedAfter.length);
     expect(reader.errors).toEqual([]);
   }, 90_000);
 
