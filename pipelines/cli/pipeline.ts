@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.ts';
-import { replicaProblem, SOLE_REPLICA, type Replica } from '../pipeline/steps.ts';
+import { replicaProblem, SOLE_REPLICA, type Replica } from '../pipeline/parts.ts';
 import { STAGE_NAMES, stageOf } from '../stages.ts';
 import { formatFlags, type FlagSpec } from './args.ts';
 import { COMMON, configFrom, RUN_FLAGS, type CliIo } from './common.ts';

@@ -21,7 +21,9 @@ import { openServedModels, type ServedModels } from '../run/served-models.ts';
 import { InflightTracker, type StageDeps } from '../run/stage-wiring.ts';
 import { stageOf, type StageName } from '../stages.ts';
 import { startSteppedStage, type SteppedStageHandle } from './stepped-stage.ts';
-import { isStepped, replicaProblem, SOLE_REPLICA, StepPublisher, type Replica, type SteppedStage } from './steps.ts';
+import { replicaProblem, SOLE_REPLICA, type Replica } from './parts.ts';
+import { StepPublisher } from './step-publisher.ts';
+import { isStepped, type SteppedStage } from './steps.ts';
 
 /** A stage `qt pipeline` cannot run as a process of its own yet. */
 export class StageNotRunnableError extends Error {

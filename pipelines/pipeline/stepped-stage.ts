@@ -9,7 +9,9 @@ import { codecFor } from '../../schemas/codec.ts';
 import type { DeadLetter } from '../../schemas/dead-letter.ts';
 import { deriveId } from '../../schemas/ids.ts';
 import { DATA_TOPIC_SCHEMAS, dlqOf, type DataTopic } from '../../schemas/topics.ts';
-import { MissingStepTagsError, replicaGroup, SOLE_REPLICA, sideInputs, STEP_TOPIC, StepGate, StepPublisher, stepEdges, type ReadyStep, type Replica, type SteppedStage } from './steps.ts';
+import { replicaGroup, SOLE_REPLICA, type Replica } from './parts.ts';
+import { StepPublisher } from './step-publisher.ts';
+import { MissingStepTagsError, sideInputs, STEP_TOPIC, StepGate, stepEdges, type ReadyStep, type SteppedStage } from './steps.ts';
 
 /** The dead letter of a record without step tags: its bytes re-encoded, its position, the reason MISSING_STEP_TAGS. */
 export function untaggedDeadLetter(stage: string, r: BusRecord<unknown>, e: MissingStepTagsError): DeadLetter {

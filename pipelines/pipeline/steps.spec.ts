@@ -10,7 +10,9 @@ import type { StepMark } from '../../schemas/step-mark.ts';
 import type { TopicName, Topics } from '../../schemas/topics.ts';
 import { MemoryBus } from '../../sources/memory-bus.ts';
 import { samples, T1 } from '../../test/fixtures/messages.ts';
-import { ownedParts, partOfKey, partsOf, replicaGroup, replicaProblem, sideInputs, STEP_TOPIC, StepGate, stepEdges, StepProtocolError, StepPublisher, stepTags, type ReadyStep, type SteppedStage } from './steps.ts';
+import { ownedParts, partOfKey, partsOf, replicaGroup, replicaProblem } from './parts.ts';
+import { StepPublisher } from './step-publisher.ts';
+import { sideInputs, STEP_TOPIC, StepGate, stepEdges, StepProtocolError, stepTags, type ReadyStep, type SteppedStage } from './steps.ts';
 
 const BTC = 'binance:BTC/USDT';
 const ETH = 'binance:ETH/USDT';

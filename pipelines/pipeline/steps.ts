@@ -21,12 +21,10 @@
  *   records, their tags or their canonical order (part, then seq).
  */
 import type { StepMark } from '../../schemas/step-mark.ts';
-import { deriveId } from '../../schemas/ids.ts';
-import type { Bus, BusRecord, Outgoing } from '../../schemas/ports.ts';
-import { topicConfig } from '../../schemas/topic-config.ts';
+import type { BusRecord } from '../../schemas/ports.ts';
 import type { TopicName } from '../../schemas/topics.ts';
-import { kafkaPartition } from '../../sources/murmur2.ts';
-import { stageOf, type StageName } from '../stages.ts';
+import { stageOf } from '../stages.ts';
+import { ownedParts, partOfKey, partsOf, SOLE_REPLICA, type Replica } from './parts.ts';
 
 /** The topic of step marks. */
 export const STEP_TOPIC = 'pipe.steps.v1';
@@ -36,11 +34,6 @@ export const STEP_HEADER = 'qt.step';
 export const SEQ_HEADER = 'qt.seq';
 /** Header with the part of the producer's work a record belongs to (absent: part 0, a stage that is not split). */
 export const PART_HEADER = 'qt.part';
-/** The topic whose partitions are the parts of a per-symbol stage's work. */
-export const PART_TOPIC = 'md.bars.1m.v1';
-/** Stages whose state is per symbol, so several replicas may share their work by part. */
-export const SPLIT_STAGES = ['features', 'exits'] as const;
-
 /** The stages that follow the step protocol, in flow order (ingest starts each step). */
 export const STEPPED_STAGES = ['ingest', 'features', 'ensemble', 'brains', 'risk', 'execution', 'exits'] as const;
 /** A stage that follows the step protocol. */
@@ -59,57 +52,6 @@ export interface StepEdge {
 }
 
 const rank = (s: SteppedStage): number => STEPPED_STAGES.indexOf(s);
-
-/** True for a stage whose work is split in parts (several replicas may share it). */
-export function isSplit(stage: string): boolean {
-  return (SPLIT_STAGES as readonly string[]).includes(stage);
-}
-
-/** How many parts a stage's work has: the partitions of PART_TOPIC for a per-symbol stage, 1 for any other. */
-export function partsOf(stage: string): number {
-  return isSplit(stage) ? topicConfig(PART_TOPIC).partitions : 1;
-}
-
-/** The part of a stage's work a record keyed `exchange:symbol` belongs to (0 for a stage that is not split). */
-export function partOfKey(stage: string, key: string): number {
-  const n = partsOf(stage);
-  return n === 1 ? 0 : kafkaPartition(key, n);
-}
-
-/** One replica of a stage: replica `index` of `count` (0-based). */
-export interface Replica {
-  readonly index: number;
-  readonly count: number;
-}
-
-/** The only replica of a stage. */
-export const SOLE_REPLICA: Replica = Object.freeze({ index: 0, count: 1 });
-
-/** Why a replica setting is invalid for a stage, or undefined when it is valid. */
-export function replicaProblem(stage: string, r: Replica): string | undefined {
-  if (!Number.isSafeInteger(r.count) || r.count < 1 || !Number.isSafeInteger(r.index) || r.index < 0 || r.index >= r.count) {
-    return `replica ${r.index}/${r.count}: expects i/n with 0 <= i < n`;
-  }
-  if (r.count === 1) return undefined;
-  if (!isSplit(stage)) return `${stage} cannot run as several replicas: its state spans symbols (only ${SPLIT_STAGES.join(' and ')} can; the journal shares its consumer group instead)`;
-  const n = partsOf(stage);
-  if (r.count > n) return `${stage} has ${n} parts (the partitions of ${PART_TOPIC}): at most ${n} replicas, got ${r.count}`;
-  return undefined;
-}
-
-/** The parts replica `r` of a stage owns: every part p with p % count = index, in order. */
-export function ownedParts(stage: string, r: Replica): readonly number[] {
-  const problem = replicaProblem(stage, r);
-  if (problem) throw new RangeError(problem);
-  const parts: number[] = [];
-  for (let p = r.index; p < partsOf(stage); p += r.count) parts.push(p);
-  return parts;
-}
-
-/** The consumer group of a replica: `qt.<stage>` for the only one; each of several reads every partition in a group of its own. */
-export function replicaGroup(stage: string, r: Replica): string {
-  return r.count === 1 ? `qt.${stage}` : `qt.${stage}.replica-${r.index}`;
-}
 
 /** The stepped inputs of a stage, from STAGES: each input topic published by a stepped stage. */
 export function stepEdges(stage: SteppedStage): readonly StepEdge[] {
@@ -377,106 +319,5 @@ export class StepGate {
     const wasMarked = this.ownMarks.delete(step);
     for (const s of this.ownMarks) if (s < step) this.ownMarks.delete(s);
     return { step, prevStep, clock: head.clock, last: head.last, marked: wasMarked, records: items.map((i) => i.record!) };
-  }
-}
-
-/**
- * Publishes one stage's outputs (or one replica's) under the step protocol: tags each with its step, part and
- * sequence number within the part, counts them per part and partition, and ends the step with its mark once every
- * output is acknowledged.
- */
-export class StepPublisher {
-  private step = -1;
-  private prevStep = -1;
-  private readonly partsOf: number;
-  private readonly parts: readonly number[];
-  private readonly owned: ReadonlySet<number>;
-  /** Next seq per part. */
-  private seqs = new Map<number, number>();
-  private counts = new Map<string, { topic: string; partition: number; records: number; part: number }>();
-  private inFlight: Promise<void>[] = [];
-  /** The open step was marked before a restart: its outputs are counted, not published again. */
-  private silent = false;
-  /** The marks queued for publishing, in step order. */
-  private marks: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly bus: Pick<Bus, 'publish'>,
-    readonly stage: SteppedStage,
-    replica: Replica = SOLE_REPLICA,
-  ) {
-    this.partsOf = partsOf(stage);
-    this.parts = ownedParts(stage, replica);
-    this.owned = new Set(this.parts);
-  }
-
-  /** True between begin() and end(). */
-  get open(): boolean {
-    return this.step >= 0;
-  }
-
-  /**
-   * Starts a step: what is published until end() belongs to it. A step `marked` before a restart (its outputs and mark
-   * acknowledged then) is replayed silently: its outputs are counted and dropped, and its mark is not sent again.
-   */
-  begin(step: number, prevStep: number, marked = false): void {
-    if (!Number.isSafeInteger(step) || step < 0) throw new StepProtocolError(this.stage, `invalid step ${step}`);
-    if (this.open) throw new StepProtocolError(this.stage, `step ${step} begun while step ${this.step} is open`);
-    this.step = step;
-    this.prevStep = prevStep;
-    this.silent = marked;
-    this.seqs = new Map();
-    this.counts = new Map();
-    this.inFlight = [];
-  }
-
-  /** Publishes one output of the open step; its promise settles with the bus's acknowledgement. */
-  publish(o: Outgoing): Promise<void> {
-    if (!this.open) throw new StepProtocolError(this.stage, `an output on ${o.topic} outside a step`);
-    const part = this.partsOf === 1 ? 0 : kafkaPartition(o.key, this.partsOf);
-    if (!this.owned.has(part)) throw new StepProtocolError(this.stage, `an output on ${o.topic} (key ${o.key}) of part ${part}, which this replica does not own`);
-    const partition = kafkaPartition(o.key, topicConfig(o.topic).partitions);
-    const k = `${part}|${o.topic}|${partition}`;
-    const c = this.counts.get(k);
-    if (c) c.records += 1;
-    else this.counts.set(k, { topic: o.topic, partition, records: 1, part });
-    const seq = this.seqs.get(part) ?? 0;
-    this.seqs.set(part, seq + 1);
-    const headers: Record<string, string> = { [STEP_HEADER]: String(this.step), [SEQ_HEADER]: String(seq) };
-    if (this.partsOf > 1) headers[PART_HEADER] = String(part);
-    if (this.silent) return Promise.resolve();
-    const p = this.bus.publish(o.topic, o.key, o.value as never, headers);
-    this.inFlight.push(p);
-    return p;
-  }
-
-  /**
-   * Ends the open step at once (the next may begin right away) and resolves with its mark once every output of the step
-   * is acknowledged and the mark after them. Marks are published in step order, each without waiting for the one
-   * before to be acknowledged, so a stage can process the next steps while the last ones' acknowledgements are on
-   * their way. The mark covers every part this replica owns, those without records included.
-   */
-  end(clock: number, last: boolean): Promise<StepMark> {
-    if (!this.open) return Promise.reject(new StepProtocolError(this.stage, 'end() without an open step'));
-    const { step, prevStep, inFlight, parts, partsOf } = this;
-    const counts = [...this.counts.values()].sort((a, b) => a.part - b.part || (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
-    // The only replica's mark keeps the plain id; a replica's names its parts, so the journal keeps one row per replica.
-    const id = parts.length === partsOf ? deriveId('step', this.stage, step) : deriveId('step', this.stage, step, `parts ${parts.join(',')} of ${partsOf}`);
-    const mark: StepMark = { id, tsEvent: clock, tsInit: clock, stage: this.stage, step, prevStep, clock, last, counts, parts: [...parts], partsOf };
-    // The step closes now: an output after this point is a protocol breach, not a record the mark misses.
-    this.step = -1;
-    if (this.silent) return Promise.resolve(mark);
-    // Queued behind the previous mark's publish (not its acknowledgement), after this step's outputs are acknowledged.
-    const queued = this.marks.then(async () => {
-      await Promise.all(inFlight);
-      return { ack: this.bus.publish(STEP_TOPIC, this.stage, mark) };
-    });
-    // A failed mark fails every later one: a mark must never go out when an earlier step's could not.
-    this.marks = queued.then(() => undefined);
-    const marked = queued.then(async ({ ack }) => {
-      await ack;
-      return mark;
-    });
-    return marked;
   }
 }

@@ -12,7 +12,8 @@ import type { ModelSwap } from '../ensemble/epic.ts';
 import type { LearningRegistry, Trainer } from '../learning/ports.ts';
 import { ingestEpic } from '../ingest/epic.ts';
 import { startSteppedStage, type SteppedStageHandle } from '../pipeline/stepped-stage.ts';
-import { STEPPED_STAGES, StepPublisher, type SteppedStage } from '../pipeline/steps.ts';
+import { StepPublisher } from '../pipeline/step-publisher.ts';
+import { STEPPED_STAGES, type SteppedStage } from '../pipeline/steps.ts';
 import { wireStage, type InflightTracker } from './stage-wiring.ts';
 
 /** What the stages of one process need. */

@@ -3,7 +3,7 @@ import type { Bar } from '../../schemas/bar.ts';
 import type { SourceRecord } from '../../schemas/source-record.ts';
 import type { Trade } from '../../schemas/trade.ts';
 import type { StepMark } from '../../schemas/step-mark.ts';
-import type { StepPublisher } from '../pipeline/steps.ts';
+import type { StepPublisher } from '../pipeline/step-publisher.ts';
 import type { ReplayScheduler } from '../replay-scheduler.ts';
 import type { Market, MarketItem } from './market.ts';
 

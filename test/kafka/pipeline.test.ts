@@ -20,7 +20,7 @@ import type { Bar } from '../../schemas/bar.ts';
 import { out, type Outgoing } from '../../schemas/ports.ts';
 import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import type { StepMark } from '../../schemas/step-mark.ts';
-import { StepPublisher } from '../../pipelines/pipeline/steps.ts';
+import { StepPublisher } from '../../pipelines/pipeline/step-publisher.ts';
 import { instrumentKey } from '../../schemas/common.ts';
 import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
 import { genBars } from '../fixtures/gen-bars.ts';
