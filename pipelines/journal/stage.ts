@@ -83,19 +83,22 @@ export function startJournalStage(
       if (writeFailure !== undefined) throw writeFailure;
       await journal.flush();
       if (writeFailure !== undefined) throw writeFailure;
-      for (const c of toCommit) {
+      for (const [k, c] of toCommit.entries()) {
         try {
           await bus.commit(opts.group, topics[c.i]!, c.partition, c.offset);
         } catch (e) {
-          // The rows are durable: a commit that can wait is tried again with the next flush (a crash meanwhile only
-          // redelivers rows the journal keeps once). Too many in a row, or any other failure, stops the stage.
+          // The rows are durable: commits that can wait (the group rebalancing) are tried again with the next flush, this
+          // one and the rest of this flush's (a crash meanwhile only redelivers rows the journal keeps once). Too many
+          // flushes in a row that could not commit, or any other failure, stop the stage.
           if ((e as { retriable?: unknown }).retriable !== true || ++commitFailures > MAX_COMMIT_RETRIES) throw e;
-          const offs = received[c.i]!;
-          offs[c.partition] = Math.max(offs[c.partition] ?? -1, c.offset);
-          continue;
+          for (const later of toCommit.slice(k)) {
+            const offs = received[later.i]!;
+            offs[later.partition] = Math.max(offs[later.partition] ?? -1, later.offset);
+          }
+          return;
         }
-        commitFailures = 0;
       }
+      commitFailures = 0;
     });
     flushing.catch(opts.onError);
     return flushing;
