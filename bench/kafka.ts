@@ -311,6 +311,10 @@ async function main(): Promise<void> {
     console.log(`  stage features / kafkajs consumer   ${stageRatio.toFixed(stageRatio < 0.1 ? 4 : 2)}  (aim >= 0.75: ${stageRatio >= 0.75 ? 'met' : 'NOT met'})`);
     const busRatio = by('stage features (process)') / by('KafkaBus consume');
     console.log(`  stage features / KafkaBus consume   ${busRatio.toFixed(busRatio < 0.1 ? 4 : 2)}`);
+    // One process does all three in turn on one core: the rate it could reach if the step protocol cost nothing.
+    const perBar = 1 / by('KafkaBus consume') + (vectors.length / n) * (1 / by('KafkaBus publish vectors')) + 1 / by('featuresEpic in-process');
+    const bound = 1 / perBar;
+    console.log(`  stage features / its parts' bound   ${(by('stage features (process)') / bound).toFixed(2)}  (bound ${fmt(bound)}/s: KafkaBus consume + publish vectors + featuresEpic, one after the other)`);
     console.log('');
     console.log('end-to-end latency tick (md.trades.v1) -> decision and risk order at 5,000 ticks/s, all eight stages as processes: npm run bench:pipeline');
     console.log(`loadavg at end ${load()}`);
