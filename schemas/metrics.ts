@@ -64,6 +64,8 @@ export const METRICS = {
   registryChanges: { type: 'counter', name: 'qt_registry_changes_total', help: 'Model registry changes applied by a stage', labelNames: ['member', 'action'] },
   learningSteps: { type: 'counter', name: 'qt_learning_steps_total', help: 'Continuous-learning steps', labelNames: ['member', 'step'] },
   stepTime: { type: 'gauge', name: 'qt_stage_step_seconds', help: 'Start of the last bar step the stage finished and marked (event time, seconds since the epoch)', labelNames: ['stage'] },
+  stageBuffered: { type: 'gauge', name: 'qt_stage_buffered_records', help: 'Records a stage holds for bar steps it has not processed yet', labelNames: ['stage'] },
+  stagePaused: { type: 'gauge', name: 'qt_stage_paused_partitions', help: 'Input partitions a stage stopped fetching because they ran too far ahead of its steps (backpressure)', labelNames: ['stage'] },
   journalRows: { type: 'counter', name: 'qt_journal_rows_total', help: 'Rows inserted into the journal', labelNames: ['table'] },
 } as const satisfies Readonly<Record<string, MetricDef>>;
 

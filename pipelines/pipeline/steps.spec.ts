@@ -452,3 +452,30 @@ describe('a restarted stage', () => {
 function keyInParts(parts: readonly number[]): string {
   for (let i = 0; ; i++) if (parts.includes(partOfKey('features', `binance:S${i}/USDT`))) return `binance:S${i}/USDT`;
 }
+
+describe('StepGate.needs and buffered (backpressure)', () => {
+  it('needs a partition while the next step may lack records on it, not once they are all in or before ingest marks it', () => {
+    const gate = new StepGate('brains');
+    // Nothing known of the next step: no partition is needed (nothing is missing before ingest marks a step).
+    expect(gate.needs('ens.signals.v1', 0)).toBe(false);
+    gate.offerRecord(rec('ens.signals.v1', S1, 0, 's1', 0));
+    gate.offerRecord(rec('ens.signals.v1', S2, 0, 's2', 1));
+    expect(gate.buffered).toBe(2);
+    gate.offerMark(mark('ingest', S1, -1, []));
+    // Ensemble has not marked S1: any partition of its topic may still be needed.
+    expect(gate.needs('ens.signals.v1', 1)).toBe(true);
+    gate.offerMark(mark('ensemble', S1, -1, [['ens.signals.v1', 0, 2]]));
+    expect(gate.needs('ens.signals.v1', 0)).toBe(true); // one of two records in
+    expect(gate.needs('ens.signals.v1', 1)).toBe(false); // marked with none
+    gate.offerRecord(rec('ens.signals.v1', S1, 1, 's1b', 0));
+    expect(gate.needs('ens.signals.v1', 0)).toBe(false);
+    // The fed-back topics are of the step before S1 (none): not needed. A topic the stage does not read: not needed.
+    expect(gate.needs('pos.equity.v1', 0)).toBe(false);
+    expect(gate.needs('md.bars.1m.v1', 0)).toBe(false);
+    expect(gate.next()).toMatchObject({ step: S1 });
+    expect(gate.buffered).toBe(1);
+    // S2 needs execution's mark of S1 (fed back) first.
+    gate.offerMark(mark('ingest', S2, S1, []));
+    expect(gate.needs('pos.positions.v1', 3)).toBe(true);
+  });
+});

@@ -165,6 +165,8 @@ export class StepGate {
   private readonly received = new Map<string, Map<number, number>>();
   private lastDone = -1;
   private lastPrev = -1;
+  /** Records in `buffers`. */
+  private held = 0;
   /** Records dropped as already seen or of a processed step. */
   duplicates = 0;
 
@@ -242,6 +244,7 @@ export class StepGate {
     }
     const mine = this.owned === undefined || this.owned.has(partOfKey(this.stage, r.key));
     buf.set(pos, { pos, producerRank: rank(edge.producer), lag: edge.lag, record: mine ? { topic: edge.topic, value: r.value } : undefined });
+    this.held += 1;
     let parts = this.received.get(key);
     if (!parts) this.received.set(key, (parts = new Map()));
     parts.set(r.partition, (parts.get(r.partition) ?? 0) + 1);
@@ -252,6 +255,28 @@ export class StepGate {
   private coverage(edge: StepEdge, step: number, prevStep: number): { at: number; cov: Coverage | undefined } {
     const at = edge.lag === 0 ? step : prevStep;
     return { at, cov: at < 0 ? undefined : this.marks.get(edge.producer)?.get(at) };
+  }
+
+  /** Records held for steps not processed yet (those of other replicas' parts included). */
+  get buffered(): number {
+    return this.held;
+  }
+
+  /**
+   * Whether the next step may still need records of this partition of a stepped input: true unless every producer it
+   * reads the topic from has marked the step in full and the partition has all the records the marks count. Unknown
+   * (no mark yet of the next step from ingest) counts as not needed: no record is missing before ingest marks a step.
+   * A stage may stop fetching a partition that is not needed (backpressure) without ever blocking its next step.
+   */
+  needs(topic: string, partition: number): boolean {
+    const edge = this.edges.get(topic);
+    const head = this.byPrev.get(this.lastDone);
+    if (!edge || !head) return false;
+    const { at, cov } = this.coverage(edge, head.step, head.prevStep);
+    if (at < 0) return false;
+    if (!cov || cov.parts.size < cov.partsOf) return true;
+    const want = cov.records.get(`${topic}|${partition}`) ?? 0;
+    return (this.received.get(`${topic}|${at}`)?.get(partition) ?? 0) < want;
   }
 
   /** What the next step waits for, in words (for a stage's log when it has waited long); undefined when nothing is known of it. */
@@ -307,6 +332,7 @@ export class StepGate {
       const want = marked.get(edge.topic) ?? 0;
       if ((buf?.size ?? 0) !== want) throw new StepProtocolError(this.stage, `${buf?.size ?? 0} distinct records of ${edge.topic} in step ${at}, marked ${want}`);
       if (buf) for (const b of buf.values()) if (b.record) items.push(b);
+      this.held -= buf?.size ?? 0;
       this.buffers.delete(key);
       this.received.delete(key);
     }

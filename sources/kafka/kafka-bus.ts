@@ -118,6 +118,8 @@ interface GroupState {
   /** Offsets to commit next, merged per topic-partition (`topic\0partition` → offset to commit, i.e. last + 1). */
   readonly commitQueue: Map<string, { readonly topic: string; readonly partition: number; offset: number; readonly waiters: (() => void)[]; readonly failers: ((e: unknown) => void)[] }>;
   committing: boolean;
+  /** `topic\0partition` of the partitions paused by pause(). */
+  readonly paused: Set<string>;
 }
 
 const LOG_LEVELS = {
@@ -328,6 +330,25 @@ export class KafkaBus implements Bus {
     return this.producerReady;
   }
 
+  /**
+   * Stops fetching a partition the group reads (kafkajs pause), and stops handing over the rest of a batch already
+   * fetched: kafkajs fetches it again from the first record not handed over once resumed. A no-op for a group this
+   * process does not consume.
+   */
+  pause(group: string, topic: TopicName, partition: number): void {
+    const g = this.groups.get(group);
+    if (!g?.consumer) return;
+    g.paused.add(tp(topic, partition));
+    g.consumer.pause([{ topic, partitions: [partition] }]);
+  }
+
+  /** Fetches a paused partition again. */
+  resume(group: string, topic: TopicName, partition: number): void {
+    const g = this.groups.get(group);
+    if (!g?.consumer || !g.paused.delete(tp(topic, partition))) return;
+    g.consumer.resume([{ topic, partitions: [partition] }]);
+  }
+
   /** The next offset to be written, per partition (the high watermark: what an acks=-1 producer had acknowledged). */
   async endOffsets(topic: TopicName): Promise<number[]> {
     if (!this.partitions.has(topic)) throw new UnknownTopicError(topic);
@@ -454,7 +475,7 @@ export class KafkaBus implements Bus {
       joined.catch(() => undefined);
       g = {
         name, topics: new Map(), consumer: undefined, started: false, stopping: undefined, startTimer: undefined, joined, markJoined, failJoin,
-        assignment: {}, tracks: new Map(), commitQueue: new Map(), committing: false,
+        assignment: {}, tracks: new Map(), commitQueue: new Map(), committing: false, paused: new Set(),
       };
       this.groups.set(name, g);
     }
@@ -497,8 +518,9 @@ export class KafkaBus implements Bus {
     const topic = batch.topic as TopicName;
     const { partition } = batch;
     const entry = g.topics.get(topic);
+    const key = tp(topic, partition);
     for (const m of batch.messages) {
-      if (!isRunning() || isStale()) break;
+      if (!isRunning() || isStale() || g.paused.has(key)) break;
       const offset = Number(m.offset);
       const track = this.track(g, topic, partition, offset);
       let value: unknown;

@@ -19,10 +19,10 @@ export function testBus(mc: MockCluster, opts: Partial<KafkaBusOptions> = {}): K
   return new KafkaBus({ brokers: mc.brokers, logLevel, consumer: TEST_CONSUMER, clientId: 'qt-test', ...opts });
 }
 
-/** Waits until `done()` holds, polling; throws with `what` after `ms`. */
-export async function waitFor(done: () => boolean, ms: number, what: string): Promise<void> {
+/** Waits until `done()` holds (it may ask asynchronously), polling; throws with `what` after `ms`. */
+export async function waitFor(done: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const until = Date.now() + ms;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

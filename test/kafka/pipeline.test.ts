@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
 import { featuresEpic } from '../../pipelines/features/epic.ts';
 import type { Bar } from '../../schemas/bar.ts';
-import { out, type Outgoing } from '../../schemas/ports.ts';
+import { out, type Bus, type Outgoing } from '../../schemas/ports.ts';
 import type { FeatureVector } from '../../schemas/feature-vector.ts';
 import type { StepMark } from '../../schemas/step-mark.ts';
 import { StepPublisher } from '../../pipelines/pipeline/step-publisher.ts';
@@ -56,10 +56,10 @@ interface StageChild {
   stderr: string;
 }
 
-function startStage(stage: string): StageChild {
+function startStage(stage: string, cluster: MockCluster = mc): StageChild {
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'bin', 'qt.mjs'), 'pipeline', stage, '--bootstrap', mc.bootstrap, '--metrics-port', '0', '--session-timeout', '6000', '--fetch-wait', '100', '--commit-every', '200', '--journal', join(tmp, 'journal')],
+    [join(ROOT, 'bin', 'qt.mjs'), 'pipeline', stage, '--bootstrap', cluster.bootstrap, '--metrics-port', '0', '--session-timeout', '6000', '--fetch-wait', '100', '--commit-every', '200', '--journal', join(tmp, 'journal')],
     { cwd: ROOT, env: { ...process.env, QT_DEBUG: '1', QT_ENSEMBLE_REGISTRY_DIR: join(tmp, 'registry') }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
@@ -100,16 +100,28 @@ async function waitReady(s: StageChild): Promise<void> {
 
 /** Publishes bars as ingest does under the step protocol: one step per minute of close time, each with its mark. */
 /** Publishes the bars as ingest's steps after step `prev`; the last one ends the market when `last`. Resolves with the steps. */
-async function publishSteps(bars: readonly Bar[], prev: number, last: boolean): Promise<number[]> {
-  const ingest = new StepPublisher(bus, 'ingest');
+/**
+ * Publishes the bars as ingest's steps after step `prev`; the last one ends the market when `last`. Resolves with the
+ * steps, and the marks of the steps from index `withhold` on, kept back unpublished (late marks; the caller sends them).
+ */
+async function publishSteps(bars: readonly Bar[], prev: number, last: boolean, on: KafkaBus = bus, withhold = Infinity): Promise<{ steps: number[]; held: StepMark[] }> {
   const steps = [...new Set(bars.map((b) => Math.floor(b.tsEvent / 60_000) * 60_000))].sort((a, b) => a - b);
+  const late = new Set(steps.slice(withhold));
+  const held: StepMark[] = [];
+  const port: Pick<Bus, 'publish'> = {
+    publish: (topic, key, value, headers) => (topic === 'pipe.steps.v1' && late.has((value as StepMark).step) ? (held.push(value as StepMark), Promise.resolve()) : on.publish(topic, key, value, headers)),
+  };
+  const ingest = new StepPublisher(port, 'ingest');
+  // One step after the other without waiting for each to be acknowledged, as ingest does: the bus batches them.
+  const marked: Promise<StepMark>[] = [];
   for (const [i, step] of steps.entries()) {
     ingest.begin(step, prev);
     for (const b of bars) if (Math.floor(b.tsEvent / 60_000) * 60_000 === step) void ingest.publish(out('md.bars.1m.v1', instrumentKey(b), b));
-    await ingest.end(step + 1_000, last && i === steps.length - 1);
+    marked.push(ingest.end(step + 1_000, last && i === steps.length - 1));
     prev = step;
   }
-  return steps;
+  await Promise.all(marked);
+  return { steps, held };
 }
 
 describe('qt pipeline features over Kafka', () => {
@@ -127,7 +139,7 @@ describe('qt pipeline features over Kafka', () => {
     const expectedAfter = vectors.filter((o) => !before.has(barOf(o))).map((o) => o.value.id as string);
     expect(expectedBefore.length).toBeGreaterThanOrEqual(20); // after the warm-up
     expect(expectedAfter.length).toBe(60);
-    const firstSteps = await publishSteps(bars.slice(0, half), -1, false);
+    const { steps: firstSteps } = await publishSteps(bars.slice(0, half), -1, false);
     const reader = collect(bus, 'feat.vectors.v1', 'qt.test-reader');
     const marks = collect(bus, 'pipe.steps.v1', 'qt.test-marks');
     const featureMarks = (): StepMark[] => marks.got.map((r) => r.value).filter((m) => m.stage === 'features');
@@ -149,7 +161,7 @@ describe('qt pipeline features over Kafka', () => {
     // A restarted stage commits nothing to resume from: it rebuilds its state from the retained bars, silently through
     // the steps it had marked, and publishes from the first step it had not. Its first vectors need the rebuilt
     // history (the indicators' windows): they equal featuresEpic's over the whole series.
-    const laterSteps = await publishSteps(bars.slice(half), firstSteps.at(-1)!, true);
+    const { steps: laterSteps } = await publishSteps(bars.slice(half), firstSteps.at(-1)!, true);
     const second = startStage('features');
     await waitReady(second);
     await waitFor(() => featureMarks().some((m) => m.last), 30_000, `the restarted stage's last mark (${second.stderr})`);
@@ -169,4 +181,64 @@ describe('qt pipeline features over Kafka', () => {
     expect(await s.exit).toBe(2);
     expect(s.stderr).toContain('unknown stage featurez');
   }, 20_000);
+});
+
+describe('backpressure', () => {
+  let cluster: MockCluster;
+  let clusterBus: KafkaBus;
+
+  beforeAll(async () => {
+    cluster = await startMockCluster();
+    clusterBus = testBus(cluster);
+    await clusterBus.connect();
+  });
+
+  afterAll(async () => {
+    await clusterBus?.close();
+    await cluster?.stop();
+  });
+
+  /** The value of a gauge of the stage's /metrics (0 when absent). */
+  async function gauge(url: string, name: string): Promise<number> {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const m = new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  }
+
+  it('stops fetching the partitions that run an hour ahead of its steps, holds only that hour, and goes on when the marks come', async () => {
+    // 24 symbols (every partition of md.bars.1m.v1 gets some) for 400 minutes; ingest's marks stop after the 10th step.
+    const symbols = Array.from({ length: 24 }, (_, i) => `S${i}/USDT`);
+    const t0 = Date.UTC(2025, 1, 3);
+    const series = symbols.map((symbol, i) => genBars({ n: 400, seed: 40 + i, exchange: 'binance', symbol, startOpenTime: t0, startPrice: 10 + i }));
+    const bars: Bar[] = series[0]!.flatMap((_, j) => series.map((s) => s[j]!));
+    const { steps, held } = await publishSteps(bars, -1, true, clusterBus, 10);
+    expect(held).toHaveLength(390);
+    const marks = collect(clusterBus, 'pipe.steps.v1', 'qt.test-marks');
+    const featureMarks = (): StepMark[] => marks.got.map((r) => r.value).filter((m) => m.stage === 'features');
+
+    const s = startStage('features', cluster);
+    await waitReady(s);
+    const url = await s.url;
+    await waitFor(() => featureMarks().length === 10, 30_000, `the first 10 steps (${s.stderr})`);
+    // It stops fetching once a partition delivers a step an hour past its last one: it holds about an hour of bars
+    // (61 steps of 24), not the 390 steps waiting in the topic.
+    await waitFor(async () => (await gauge(url, 'qt_stage_paused_partitions')) > 0, 10_000, 'paused partitions');
+    await new Promise((r) => setTimeout(r, 2_000)); // what it would fetch meanwhile, were it not paused
+    const buffered = await gauge(url, 'qt_stage_buffered_records');
+    console.log('backpressure figures', { buffered, paused: await gauge(url, 'qt_stage_paused_partitions'), waiting: held.length * symbols.length });
+    expect(buffered).toBeGreaterThan(0);
+    expect(buffered).toBeLessThan(62 * symbols.length + 600); // an hour ahead, plus what one fetch overshoots
+    expect(buffered).toBeLessThan(held.length * symbols.length / 2);
+
+    // The late marks arrive: it resumes, processes every step and ends with nothing paused or held.
+    for (const m of held) await clusterBus.publish('pipe.steps.v1', 'ingest', m);
+    await waitFor(() => featureMarks().some((m) => m.last), 60_000, `the last step (${s.stderr})`);
+    expect(featureMarks().map((m) => m.step)).toEqual(steps);
+    const vectors = featureMarks().reduce((n, m) => n + m.counts.reduce((k, c) => k + c.records, 0), 0);
+    const expected = await lastValueFrom(featuresEpic({ bars: of(...bars) }, { scheduler: queueScheduler }).pipe(toArray()));
+    expect(vectors).toBe(expected.length);
+    await waitFor(async () => (await gauge(url, 'qt_stage_paused_partitions')) === 0, 10_000, 'every partition resumed');
+    s.child.kill('SIGTERM');
+    expect(await s.exit, s.stderr).toBe(0);
+  }, 120_000);
 });
