@@ -5,9 +5,11 @@
  * submitted twice. A deliberately broken journal (offsets committed before the write) killed at the same kind of
  * points must fail that same check.
  *
- * Covered: restart of every stage mid-run (state rebuilt from the retained inputs, steps published again and
- * dropped as seen downstream), the journal's commit-after-flush. Not covered: several replicas of a stage, a crash
- * of the broker (faults.test.ts covers broker faults at the adapter).
+ * Features and exits run as two replicas each, so a kill may hit one replica of them.
+ *
+ * Covered: restart of every stage and replica mid-run (state rebuilt from the retained inputs, the steps marked before
+ * the crash rebuilt without publishing them, the step in progress published again and dropped as seen downstream),
+ * the journal's commit-after-flush. Not covered: a crash of the broker (broker-faults.test.ts, faults.test.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +27,9 @@ const SCENARIO: Scenario = {
   registry: join(tmp, 'registry'),
   env: { QT_RISK_CONFIDENCE_GATE: '0.5' },
 };
-const STAGES = ['ingest', ...CHAIN, 'journal'] as const;
+/** The chain's processes: features and exits as two replicas each. */
+const PROCESSES = CHAIN.flatMap((s) => (s === 'features' || s === 'exits' ? [`${s}#0/2`, `${s}#1/2`] : [s]));
+const STAGES = ['ingest', ...PROCESSES, 'journal'];
 
 let want: JournalRows;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -59,7 +63,7 @@ async function crashRun(name: string, points: readonly number[], pick: (running:
   cleanups.push(() => d.killAll());
   const steps = watchSteps(bus, `qt-test.${name}`);
   cleanups.push(() => steps.sub.unsubscribe());
-  await Promise.all([d.start('journal'), ...CHAIN.map((s) => d.start(s))]);
+  await Promise.all([d.start('journal'), ...PROCESSES.map((s) => d.start(s))]);
   await d.start('ingest');
 
   const progress = (): number => ((steps.last.get('exits')?.step ?? FROM) - FROM) / (TO - FROM);
