@@ -1,3 +1,4 @@
+import { CommitQueue } from './commit-queue.ts';
 import { CompressionTypes, Kafka, logLevel as KafkaLogLevel, Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Producer, type RecordMetadata } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Bus, BusRecord, Clock, StartFrom } from '../../schemas/ports.ts';
@@ -115,9 +116,8 @@ interface GroupState {
   failJoin: (e: unknown) => void;
   assignment: Readonly<Record<string, readonly number[]>>;
   readonly tracks: Map<string, PartitionTrack>;
-  /** Offsets to commit next, merged per topic-partition (`topic\0partition` → offset to commit, i.e. last + 1). */
-  readonly commitQueue: Map<string, { readonly topic: string; readonly partition: number; offset: number; readonly waiters: (() => void)[]; readonly failers: ((e: unknown) => void)[] }>;
-  committing: boolean;
+  /** The group's commits, merged per partition, one request at a time. */
+  readonly commits: CommitQueue;
   /** `topic\0partition` of the partitions paused by pause(). */
   readonly paused: Set<string>;
 }
@@ -284,7 +284,7 @@ export class KafkaBus implements Bus {
       upTo = this.extendOverSkipped(track, offset);
       track.committedUpTo = Math.max(track.committedUpTo, upTo);
     }
-    await this.queueCommit(g, topic, partition, upTo);
+    await g.commits.commit(topic, partition, upTo);
   }
 
   /** Stops every consumer (leaving its group), sends what is queued, disconnects, and completes every observable. */
@@ -475,7 +475,11 @@ export class KafkaBus implements Bus {
       joined.catch(() => undefined);
       g = {
         name, topics: new Map(), consumer: undefined, started: false, stopping: undefined, startTimer: undefined, joined, markJoined, failJoin,
-        assignment: {}, tracks: new Map(), commitQueue: new Map(), committing: false, paused: new Set(),
+        assignment: {}, tracks: new Map(), paused: new Set(),
+        commits: new CommitQueue(async (offsets) => {
+          if (!g!.consumer) throw new ConsumerGroupStartedError(name, offsets[0]!.topic, 'the group stopped before the commit');
+          await g!.consumer.commitOffsets(offsets.map((e) => ({ topic: e.topic, partition: e.partition, offset: String(e.offset + 1) })));
+        }, (e) => fromKafkaJs(e, 'commit')),
       };
       this.groups.set(name, g);
     }
@@ -576,7 +580,7 @@ export class KafkaBus implements Bus {
     const upTo = this.extendOverSkipped(track, track.committedUpTo);
     if (upTo > track.committedUpTo) {
       track.committedUpTo = upTo;
-      await this.queueCommit(g, topic, partition, upTo);
+      await g.commits.commit(topic, partition, upTo);
     }
   }
 
@@ -592,42 +596,6 @@ export class KafkaBus implements Bus {
       } else break;
     }
     return upTo;
-  }
-
-  /** Merges the commit into the group's next commit request; resolves when a request carrying it is acknowledged. */
-  private queueCommit(g: GroupState, topic: string, partition: number, offset: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const key = tp(topic, partition);
-      const q = g.commitQueue.get(key);
-      if (q) {
-        q.offset = offset;
-        q.waiters.push(resolve);
-        q.failers.push(reject);
-      } else {
-        g.commitQueue.set(key, { topic, partition, offset, waiters: [resolve], failers: [reject] });
-      }
-      if (!g.committing) void this.commitLoop(g);
-    });
-  }
-
-  private async commitLoop(g: GroupState): Promise<void> {
-    g.committing = true;
-    try {
-      while (g.commitQueue.size > 0) {
-        const entries = [...g.commitQueue.values()];
-        g.commitQueue.clear();
-        try {
-          if (!g.consumer) throw new ConsumerGroupStartedError(g.name, entries[0]!.topic, 'the group stopped before the commit');
-          await g.consumer.commitOffsets(entries.map((e) => ({ topic: e.topic, partition: e.partition, offset: String(e.offset + 1) })));
-          for (const e of entries) for (const w of e.waiters) w();
-        } catch (err) {
-          const t = fromKafkaJs(err, 'commit');
-          for (const e of entries) for (const f of e.failers) f(t);
-        }
-      }
-    } finally {
-      g.committing = false;
-    }
   }
 
   private failGroup(g: GroupState, e: Error): void {

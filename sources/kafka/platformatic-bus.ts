@@ -30,6 +30,7 @@
  * Produce, written with the client's own Writer/Reader/record-batch code. Produce (v7) stays the client's own.
  * It activates only for a client whose broker refused ApiVersions v3; against Kafka >= 3.5 nothing changes.
  */
+import { CommitQueue } from './commit-queue.ts';
 import {
   Base, Consumer, createAPI, GenericError, kGetApi, kGetBootstrapConnection, kListApis, Producer, protocolAPIsById, readRecordsBatches, Reader,
   ResponseError, stringDeserializer, stringSerializer, Writer, type Message, type MessagesStream, type ProduceResult,
@@ -82,8 +83,8 @@ interface Group {
   markJoined: () => void;
   failJoin: (e: unknown) => void;
   backlog: PkMessage[] | undefined;
-  readonly commitQueue: Map<string, { readonly topic: string; readonly partition: number; offset: number; readonly waiters: (() => void)[]; readonly failers: ((e: unknown) => void)[] }>;
-  committing: boolean;
+  /** The group's commits, merged per partition, one request at a time. */
+  readonly commits: CommitQueue;
   stopping: Promise<void> | undefined;
 }
 
@@ -372,15 +373,7 @@ export class PlatformaticBus implements Bus {
     if (this.closed) return Promise.reject(new KafkaBusClosedError());
     const g = this.groups.get(group);
     if (!g?.consumer) return Promise.reject(new ConsumerGroupStartedError(group, topic, 'commit() needs this process to consume the topic in that group'));
-    return new Promise<void>((resolve, reject) => {
-      const q = g.commitQueue.get(tp(topic, partition));
-      if (q) {
-        q.offset = offset;
-        q.waiters.push(resolve);
-        q.failers.push(reject);
-      } else g.commitQueue.set(tp(topic, partition), { topic, partition, offset, waiters: [resolve], failers: [reject] });
-      if (!g.committing) void this.commitLoop(g);
-    });
+    return g.commits.commit(topic, partition, offset);
   }
 
   async close(): Promise<void> {
@@ -487,7 +480,11 @@ export class PlatformaticBus implements Bus {
       let failJoin!: (e: unknown) => void;
       const joined = new Promise<void>((resolve, reject) => ((markJoined = resolve), (failJoin = reject)));
       joined.catch(() => undefined);
-      g = { name, topics: new Map(), consumer: undefined, stream: undefined, started: false, startTimer: undefined, joined, markJoined, failJoin, backlog: undefined, commitQueue: new Map(), committing: false, stopping: undefined };
+      g = { name, topics: new Map(), consumer: undefined, stream: undefined, started: false, startTimer: undefined, joined, markJoined, failJoin, backlog: undefined, stopping: undefined,
+        commits: new CommitQueue(async (offsets) => {
+          if (!g!.consumer) throw new ConsumerGroupStartedError(name, offsets[0]!.topic, 'the group stopped before the commit');
+          await g!.consumer.commit({ offsets: offsets.map((e) => ({ topic: e.topic, partition: e.partition, offset: BigInt(e.offset + 1), leaderEpoch: -1 })) });
+        }, (e) => fromPlatformatic(e, 'commit')) };
       this.groups.set(name, g);
     }
     return g;
@@ -563,26 +560,6 @@ export class PlatformaticBus implements Bus {
     entry.subscriber.next(Object.freeze({
       topic: m.topic, partition: m.partition, offset: Number(m.offset), key: m.key ?? '', value, timestamp: Number(m.timestamp), ...(headers ? { headers: Object.freeze(headers) } : {}),
     }));
-  }
-
-  private async commitLoop(g: Group): Promise<void> {
-    g.committing = true;
-    try {
-      while (g.commitQueue.size > 0) {
-        const entries = [...g.commitQueue.values()];
-        g.commitQueue.clear();
-        try {
-          if (!g.consumer) throw new ConsumerGroupStartedError(g.name, entries[0]!.topic, 'the group stopped before the commit');
-          await g.consumer.commit({ offsets: entries.map((e) => ({ topic: e.topic, partition: e.partition, offset: BigInt(e.offset + 1), leaderEpoch: -1 })) });
-          for (const e of entries) for (const w of e.waiters) w();
-        } catch (err) {
-          const t = fromPlatformatic(err, 'commit');
-          for (const e of entries) for (const f of e.failers) f(t);
-        }
-      }
-    } finally {
-      g.committing = false;
-    }
   }
 
   private failGroup(g: Group, e: Error): void {
