@@ -1,18 +1,13 @@
-import { CommitQueue } from './commit-queue.ts';
-import { CompressionTypes, Kafka, logLevel as KafkaLogLevel, Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Producer, type RecordMetadata } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Bus, BusRecord, Clock, StartFrom } from '../../schemas/ports.ts';
 import { TOPIC_CONFIGS, type TopicConfig } from '../../schemas/topic-config.ts';
 import { dlqOf, isDlqTopic, UnknownTopicError, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
 import { kafkaPartition } from '../murmur2.ts';
+import { AckedProducer } from './acked-producer.ts';
+import { CommitQueue } from './commit-queue.ts';
 import { unreadableDeadLetter } from './dead-letters.ts';
-import {
-  ConsumerGroupStartedError,
-  fromKafkaJs,
-  KafkaBusClosedError,
-  PartitionCountMismatchError,
-  ProduceNotAcknowledgedError,
-} from './errors.ts';
+import { ConsumerGroupStartedError, fromKafkaJs, KafkaBusClosedError, PartitionCountMismatchError } from './errors.ts';
 import { LocalSchemaIds, type SchemaIds } from './schema-ids.ts';
 import { WireCodec } from './wire.ts';
 
@@ -80,17 +75,6 @@ export interface KafkaBusStats {
   delivered: number;
 }
 
-interface PendingRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly key: string;
-  readonly value: Buffer;
-  readonly timestamp: string;
-  readonly headers: IHeaders | undefined;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
-}
-
 /**
  * Where the group stands in one partition of this member, so a dead-lettered record is committed only once every record
  * before it that went to the stage is committed (committing it earlier would commit those too).
@@ -150,14 +134,8 @@ function headerStrings(h: IHeaders | undefined): Record<string, string> | undefi
  * or a registry).
  *
  * Producing: a record goes to the partition murmur2 gives its key among the topic list's partitions, exactly as on the
- * memory bus (checked against the cluster at connect). Records collect for `lingerMs` (or until `maxBatchRecords`) and
- * go out in one sendBatch, acks=-1, gzip; publish() resolves when its batch is acknowledged. One batch is in flight at a
- * time, so order per partition holds through retries. kafkajs 2.2.4 can resolve a send without having written some of
- * its partitions (its retry of a multi-broker send skips a broker that already answered, even when the leader of a
- * failed partition moved to it), so every batch is checked against the acknowledgements and the partitions missing
- * from them are sent again. kafkajs also resends a whole broker request when one partition in it fails, so records of
- * the other partitions may be written twice: delivery is at-least-once, and sinks are idempotent by message id. A send
- * that fails after kafkajs's retries rejects its publishes and every later one (crash-only: nothing after a gap).
+ * memory bus (checked against the cluster at connect), through an AckedProducer (batched, acks=-1, gzip, every batch
+ * checked against its acknowledgements; see acked-producer.ts). publish() resolves when its batch is acknowledged.
  *
  * Consuming: one kafkajs consumer per consumer group in this process, subscribed to every topic consume() was called
  * with for that group before it started. A group's consumer starts on the macrotask after its first consume()
@@ -176,19 +154,10 @@ export class KafkaBus implements Bus {
   private readonly wire: WireCodec;
   private readonly clock: Clock;
   private readonly partitions = new Map<string, number>();
-  private readonly lingerMs: number;
-  private readonly maxBatchRecords: number;
-  private readonly maxSendRounds: number;
   private readonly tuning: Required<KafkaConsumerTuning>;
   private readonly retry: KafkaRetry;
   private readonly groups = new Map<string, GroupState>();
-  private producer: Producer | undefined;
-  private producerReady: Promise<Producer> | undefined;
-  private queue: PendingRecord[] = [];
-  private flushing = false;
-  private lingerTimer: NodeJS.Timeout | undefined;
-  private idle: (() => void)[] = [];
-  private failure: Error | undefined;
+  private readonly producer: AckedProducer;
   private closed = false;
 
   constructor(private readonly opts: KafkaBusOptions) {
@@ -202,9 +171,18 @@ export class KafkaBus implements Bus {
     this.wire = new WireCodec(opts.schemaIds ?? new LocalSchemaIds());
     this.clock = opts.clock ?? { now: () => Date.now() };
     for (const t of opts.topics ?? TOPIC_CONFIGS) this.partitions.set(t.name, t.partitions);
-    this.lingerMs = opts.lingerMs ?? 5;
-    this.maxBatchRecords = opts.maxBatchRecords ?? 1000;
-    this.maxSendRounds = opts.maxSendRounds ?? 5;
+    this.producer = new AckedProducer(this.kafka, {
+      retry: this.retry,
+      idempotent: opts.idempotent,
+      lingerMs: opts.lingerMs,
+      maxBatchRecords: opts.maxBatchRecords,
+      maxSendRounds: opts.maxSendRounds,
+      stats: this.stats,
+      prepare: async () => {
+        if (opts.checkPartitions ?? true) await this.checkPartitions();
+        await this.wire.prepare([...this.partitions.keys()] as TopicName[]);
+      },
+    });
     this.tuning = {
       maxWaitTimeMs: opts.consumer?.maxWaitTimeMs ?? 500,
       sessionTimeoutMs: opts.consumer?.sessionTimeoutMs ?? 30_000,
@@ -222,12 +200,12 @@ export class KafkaBus implements Bus {
 
   /** Connects the producer, checks partition counts and resolves the writer schema ids of every topic; publish() does it on first use. */
   async connect(): Promise<void> {
-    await this.producerConnected();
+    await this.producer.connect();
   }
 
   /** Resolves once the producer is connected and every consumer group started so far has joined and got its partitions. */
   async ready(): Promise<void> {
-    await this.producerConnected();
+    await this.producer.connect();
     await Promise.all([...this.groups.values()].filter((g) => g.started || g.startTimer).map((g) => g.joined));
   }
 
@@ -239,10 +217,10 @@ export class KafkaBus implements Bus {
   /** Encodes the value, queues it for its partition's next batch; resolves when the batch is acknowledged (acks=-1). */
   async publish<T extends TopicName>(topic: T, key: string, value: Topics[T], headers?: Record<string, string>): Promise<void> {
     if (this.closed) throw new KafkaBusClosedError();
-    if (this.failure) throw this.failure;
+    if (this.producer.failure) throw this.producer.failure;
     const partition = this.partitionFor(topic, key);
     const bytes = await this.wire.encode(topic, value);
-    await this.enqueue(topic, partition, key, bytes, (value as { tsEvent: number }).tsEvent, headers);
+    await this.producer.send(topic, partition, key, bytes, (value as { tsEvent: number }).tsEvent, headers);
   }
 
   /**
@@ -296,38 +274,9 @@ export class KafkaBus implements Bus {
       if (g.startTimer) clearImmediate(g.startTimer);
       await this.stopGroup(g);
     }
-    await this.drained();
+    await this.producer.close();
     this.closed = true;
-    if (this.producer) await this.producer.disconnect().catch(() => undefined);
     for (const g of groups) for (const { subscriber } of g.topics.values()) subscriber.complete();
-  }
-
-  // ---- producing ----
-
-  private producerConnected(): Promise<Producer> {
-    this.producerReady ??= (async () => {
-      const producer = this.kafka.producer({
-        allowAutoTopicCreation: false,
-        // Every record carries its partition (partitionFor); the partitioner is never asked, this only silences kafkajs's warning.
-        createPartitioner: Partitioners.DefaultPartitioner,
-        idempotent: this.opts.idempotent ?? false,
-        ...(this.opts.idempotent ? { maxInFlightRequests: 1 } : {}),
-        retry: this.retry,
-      });
-      try {
-        await producer.connect();
-        if (this.opts.checkPartitions ?? true) await this.checkPartitions();
-        await this.wire.prepare([...this.partitions.keys()] as TopicName[]);
-      } catch (e) {
-        await producer.disconnect().catch(() => undefined);
-        throw fromKafkaJs(e, 'connect');
-      }
-      this.producer = producer;
-      return producer;
-    })();
-    // A failed connect is tried again by the next call.
-    this.producerReady.catch(() => (this.producerReady = undefined));
-    return this.producerReady;
   }
 
   /**
@@ -378,87 +327,6 @@ export class KafkaBus implements Bus {
     } finally {
       await admin.disconnect();
     }
-  }
-
-  private enqueue(topic: string, partition: number, key: string, value: Buffer, tsEvent: number, headers?: Record<string, string>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, partition, key, value, timestamp: String(tsEvent), headers, resolve, reject });
-      if (this.flushing) return;
-      if (this.queue.length >= this.maxBatchRecords) this.startFlush();
-      else this.lingerTimer ??= setTimeout(() => this.startFlush(), this.lingerMs);
-    });
-  }
-
-  private startFlush(): void {
-    if (this.lingerTimer) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = undefined;
-    }
-    if (this.flushing) return;
-    this.flushing = true;
-    void this.flushLoop();
-  }
-
-  /** Sends batches one at a time while records are queued; what queues during a send forms the next batch. */
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatchRecords);
-        if (this.failure) {
-          for (const r of batch) r.reject(this.failure);
-          continue;
-        }
-        try {
-          await this.sendAcknowledged(batch);
-          for (const r of batch) r.resolve();
-        } catch (e) {
-          // Crash-only: a batch that may not be written fails every later publish too, so nothing lands after a gap.
-          this.failure = fromKafkaJs(e, 'publish');
-          for (const r of batch) r.reject(this.failure);
-        }
-      }
-    } finally {
-      this.flushing = false;
-      for (const f of this.idle.splice(0)) f();
-    }
-  }
-
-  /** Sends the batch until every partition in it is acknowledged, resending the partitions an answer left out. */
-  private async sendAcknowledged(batch: readonly PendingRecord[]): Promise<void> {
-    const producer = await this.producerConnected();
-    let remaining = batch;
-    for (let round = 1; remaining.length > 0; round++) {
-      if (round > this.maxSendRounds) {
-        const missing = [...new Set(remaining.map((r) => `${r.topic}[${r.partition}]`))];
-        throw new ProduceNotAcknowledgedError(missing, this.maxSendRounds);
-      }
-      const byTopic = new Map<string, PendingRecord[]>();
-      for (const r of remaining) {
-        let list = byTopic.get(r.topic);
-        if (!list) byTopic.set(r.topic, (list = []));
-        list.push(r);
-      }
-      this.stats.produceRequests++;
-      const acks: RecordMetadata[] = await producer.sendBatch({
-        acks: -1,
-        compression: CompressionTypes.GZIP,
-        topicMessages: [...byTopic].map(([topic, records]) => ({
-          topic,
-          messages: records.map((r) => ({ key: r.key, value: r.value, partition: r.partition, timestamp: r.timestamp, ...(r.headers ? { headers: r.headers } : {}) })),
-        })),
-      });
-      const acked = new Set(acks.filter((a) => a.errorCode === 0).map((a) => tp(a.topicName, a.partition)));
-      const next = remaining.filter((r) => !acked.has(tp(r.topic, r.partition)));
-      this.stats.resentRecords += next.length;
-      remaining = next;
-    }
-  }
-
-  /** Resolves when nothing is queued or in flight. */
-  private drained(): Promise<void> {
-    if (this.queue.length > 0 && !this.flushing) this.startFlush();
-    if (!this.flushing) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
   }
 
   // ---- consuming ----

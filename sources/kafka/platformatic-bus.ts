@@ -30,7 +30,6 @@
  * Produce, written with the client's own Writer/Reader/record-batch code. Produce (v7) stays the client's own.
  * It activates only for a client whose broker refused ApiVersions v3; against Kafka >= 3.5 nothing changes.
  */
-import { CommitQueue } from './commit-queue.ts';
 import {
   Base, Consumer, createAPI, GenericError, kGetApi, kGetBootstrapConnection, kListApis, Producer, protocolAPIsById, readRecordsBatches, Reader,
   ResponseError, stringDeserializer, stringSerializer, Writer, type Message, type MessagesStream, type ProduceResult,
@@ -40,6 +39,7 @@ import type { Bus, BusRecord, Clock, StartFrom } from '../../schemas/ports.ts';
 import { TOPIC_CONFIGS, type TopicConfig } from '../../schemas/topic-config.ts';
 import { dlqOf, isDlqTopic, UnknownTopicError, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
 import { kafkaPartition } from '../murmur2.ts';
+import { CommitQueue } from './commit-queue.ts';
 import { unreadableDeadLetter } from './dead-letters.ts';
 import { ConsumerGroupStartedError, KafkaBusClosedError, KafkaClientError, PartitionCountMismatchError, ProduceNotAcknowledgedError, type KafkaOperation } from './errors.ts';
 import type { KafkaConsumerTuning, KafkaBusStats } from './kafka-bus.ts';
