@@ -1,4 +1,5 @@
 import { CompressionTypes, Partitioners, type IHeaders, type Kafka, type Producer, type RecordMetadata } from 'kafkajs';
+import { BatchQueue, type BatchQueueOptions } from './batch-queue.ts';
 import { fromKafkaJs, ProduceNotAcknowledgedError } from './errors.ts';
 import type { KafkaBusStats, KafkaRetry } from './kafka-bus.ts';
 
@@ -9,16 +10,12 @@ interface PendingRecord {
   readonly value: Buffer;
   readonly timestamp: string;
   readonly headers: IHeaders | undefined;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
 }
 
 /** How the producer batches and checks its sends (KafkaBusOptions's producing part). */
-export interface AckedProducerOptions {
+export interface AckedProducerOptions extends BatchQueueOptions {
   readonly retry: KafkaRetry;
   readonly idempotent?: boolean;
-  readonly lingerMs?: number;
-  readonly maxBatchRecords?: number;
   readonly maxSendRounds?: number;
   /** Counts produce requests and resent records. */
   readonly stats: Pick<KafkaBusStats, 'produceRequests' | 'resentRecords'>;
@@ -29,9 +26,9 @@ export interface AckedProducerOptions {
 const tp = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 /**
- * KafkaBus's producer: records collect for `lingerMs` (or until `maxBatchRecords`) and go out in one sendBatch, acks=-1,
- * gzip; a record's promise resolves when its batch is acknowledged. One batch is in flight at a time, so order per
- * partition holds through retries. kafkajs 2.2.4 can resolve a send without having written some of its partitions (its
+ * KafkaBus's producer: records collect in a BatchQueue (one batch in flight, so order per partition holds through
+ * retries) and each batch goes out in one sendBatch, acks=-1, gzip; a record's promise resolves when its batch is
+ * acknowledged. kafkajs 2.2.4 can resolve a send without having written some of its partitions (its
  * retry of a multi-broker send skips a broker that already answered, even when the leader of a failed partition moved
  * to it), so every batch is checked against the acknowledgements and the partitions missing from them are sent again.
  * kafkajs also resends a whole broker request when one partition in it fails, so records of the other partitions may
@@ -41,17 +38,19 @@ const tp = (topic: string, partition: number): string => `${topic}\u0000${partit
 export class AckedProducer {
   private producer: Producer | undefined;
   private producerReady: Promise<Producer> | undefined;
-  private queue: PendingRecord[] = [];
-  private flushing = false;
-  private lingerTimer: NodeJS.Timeout | undefined;
-  private idle: (() => void)[] = [];
-  /** The failure that ended the producer: every later send rejects with it. */
-  failure: Error | undefined;
+  private readonly batches: BatchQueue<PendingRecord>;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly opts: AckedProducerOptions,
-  ) {}
+  ) {
+    this.batches = new BatchQueue((batch) => this.sendAcknowledged(batch), (e) => fromKafkaJs(e, 'publish'), opts);
+  }
+
+  /** The failure that ended the producer: every later send rejects with it. */
+  get failure(): Error | undefined {
+    return this.batches.failure;
+  }
 
   /** Connects the producer, then runs `prepare` (partition counts, schema ids); a failed connect is tried again by the next call. */
   connect(): Promise<Producer> {
@@ -81,57 +80,18 @@ export class AckedProducer {
 
   /** Queues a record for its partition's next batch; resolves when the batch is acknowledged (acks=-1). */
   send(topic: string, partition: number, key: string, value: Buffer, tsEvent: number, headers?: Record<string, string>): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, partition, key, value, timestamp: String(tsEvent), headers, resolve, reject });
-      if (this.flushing) return;
-      if (this.queue.length >= (this.opts.maxBatchRecords ?? 1000)) this.startFlush();
-      else this.lingerTimer ??= setTimeout(() => this.startFlush(), (this.opts.lingerMs ?? 5));
-    });
-  }
-
-  private startFlush(): void {
-    if (this.lingerTimer) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = undefined;
-    }
-    if (this.flushing) return;
-    this.flushing = true;
-    void this.flushLoop();
-  }
-
-  /** Sends batches one at a time while records are queued; what queues during a send forms the next batch. */
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, (this.opts.maxBatchRecords ?? 1000));
-        if (this.failure) {
-          for (const r of batch) r.reject(this.failure);
-          continue;
-        }
-        try {
-          await this.sendAcknowledged(batch);
-          for (const r of batch) r.resolve();
-        } catch (e) {
-          // Crash-only: a batch that may not be written fails every later publish too, so nothing lands after a gap.
-          this.failure = fromKafkaJs(e, 'publish');
-          for (const r of batch) r.reject(this.failure);
-        }
-      }
-    } finally {
-      this.flushing = false;
-      for (const f of this.idle.splice(0)) f();
-    }
+    return this.batches.push({ topic, partition, key, value, timestamp: String(tsEvent), headers });
   }
 
   /** Sends the batch until every partition in it is acknowledged, resending the partitions an answer left out. */
   private async sendAcknowledged(batch: readonly PendingRecord[]): Promise<void> {
     const producer = await this.connect();
+    const rounds = this.opts.maxSendRounds ?? 5;
     let remaining = batch;
     for (let round = 1; remaining.length > 0; round++) {
-      if (round > (this.opts.maxSendRounds ?? 5)) {
+      if (round > rounds) {
         const missing = [...new Set(remaining.map((r) => `${r.topic}[${r.partition}]`))];
-        throw new ProduceNotAcknowledgedError(missing, (this.opts.maxSendRounds ?? 5));
+        throw new ProduceNotAcknowledgedError(missing, rounds);
       }
       const byTopic = new Map<string, PendingRecord[]>();
       for (const r of remaining) {
@@ -155,16 +115,9 @@ export class AckedProducer {
     }
   }
 
-  /** Resolves when nothing is queued or in flight. */
-  drained(): Promise<void> {
-    if (this.queue.length > 0 && !this.flushing) this.startFlush();
-    if (!this.flushing) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
-  }
-
   /** Sends what is queued, then disconnects. */
   async close(): Promise<void> {
-    await this.drained();
+    await this.batches.drained();
     if (this.producer) await this.producer.disconnect().catch(() => undefined);
   }
 }

@@ -39,6 +39,7 @@ import type { Bus, BusRecord, Clock, StartFrom } from '../../schemas/ports.ts';
 import { TOPIC_CONFIGS, type TopicConfig } from '../../schemas/topic-config.ts';
 import { dlqOf, isDlqTopic, UnknownTopicError, type DataTopic, type TopicName, type Topics } from '../../schemas/topics.ts';
 import { kafkaPartition } from '../murmur2.ts';
+import { BatchQueue } from './batch-queue.ts';
 import { CommitQueue } from './commit-queue.ts';
 import { unreadableDeadLetter } from './dead-letters.ts';
 import { ConsumerGroupStartedError, KafkaBusClosedError, KafkaClientError, PartitionCountMismatchError, ProduceNotAcknowledgedError, type KafkaOperation } from './errors.ts';
@@ -71,7 +72,7 @@ export interface PlatformaticBusOptions {
 type PkProducer = Producer<string, Buffer, string, string>;
 type PkConsumer = Consumer<string, Buffer, string, string>;
 type PkMessage = Message<string, Buffer, string, string>;
-interface Pending { readonly topic: string; readonly partition: number; readonly key: string; readonly value: Buffer; readonly timestamp: bigint; readonly headers: Record<string, string> | undefined; readonly resolve: () => void; readonly reject: (e: unknown) => void }
+interface Pending { readonly topic: string; readonly partition: number; readonly key: string; readonly value: Buffer; readonly timestamp: bigint; readonly headers: Record<string, string> | undefined }
 interface Group {
   readonly name: string;
   readonly topics: Map<string, { readonly subscriber: Subscriber<BusRecord<unknown>>; readonly from: StartFrom }>;
@@ -287,15 +288,12 @@ export class PlatformaticBus implements Bus {
   private readonly base: { clientId: string; bootstrapBrokers: string[]; retries: number; retryDelay: (c: unknown, op: string, attempt: number) => number };
   private producerReady: Promise<PkProducer> | undefined;
   private producer: PkProducer | undefined;
-  private queue: Pending[] = [];
-  private flushing = false;
-  private lingerTimer: NodeJS.Timeout | undefined;
-  private idle: (() => void)[] = [];
-  private failure: Error | undefined;
+  private readonly batches: BatchQueue<Pending>;
   private closed = false;
 
   constructor(private readonly opts: PlatformaticBusOptions) {
     if (opts.legacyProtocol ?? true) installLegacyProtocol();
+    this.batches = new BatchQueue((batch) => this.sendAcknowledged(batch), (e) => fromPlatformatic(e, 'publish'), opts);
     const first = opts.retryDelayMs ?? 100;
     this.base = {
       clientId: opts.clientId ?? 'quantum-trader', bootstrapBrokers: [...opts.brokers], retries: opts.retries ?? 8,
@@ -335,15 +333,10 @@ export class PlatformaticBus implements Bus {
 
   async publish<T extends TopicName>(topic: T, key: string, value: Topics[T], headers?: Record<string, string>): Promise<void> {
     if (this.closed) throw new KafkaBusClosedError();
-    if (this.failure) throw this.failure;
+    if (this.batches.failure) throw this.batches.failure;
     const partition = this.partitionFor(topic, key);
     const bytes = await this.wire.encode(topic, value);
-    await new Promise<void>((resolve, reject) => {
-      this.queue.push({ topic, partition, key, value: bytes, timestamp: BigInt((value as { tsEvent: number }).tsEvent), headers, resolve, reject });
-      if (this.flushing) return;
-      if (this.queue.length >= (this.opts.maxBatchRecords ?? 1000)) this.startFlush();
-      else this.lingerTimer ??= setTimeout(() => this.startFlush(), this.opts.lingerMs ?? 5);
-    });
+    await this.batches.push({ topic, partition, key, value: bytes, timestamp: BigInt((value as { tsEvent: number }).tsEvent), headers });
   }
 
   consume<T extends TopicName>(topic: T, group: string, opts: { from?: StartFrom } = {}): Observable<BusRecord<Topics[T]>> {
@@ -384,8 +377,7 @@ export class PlatformaticBus implements Bus {
       if (g.startTimer) clearImmediate(g.startTimer);
       await this.stopGroup(g);
     }
-    if (this.queue.length > 0 && !this.flushing) this.startFlush();
-    if (this.flushing) await new Promise<void>((resolve) => this.idle.push(resolve));
+    await this.batches.drained();
     this.closed = true;
     await this.producer?.close().catch(() => undefined);
     for (const g of groups) for (const { subscriber } of g.topics.values()) subscriber.complete();
@@ -411,36 +403,6 @@ export class PlatformaticBus implements Bus {
     })();
     this.producerReady.catch(() => (this.producerReady = undefined));
     return this.producerReady;
-  }
-
-  private startFlush(): void {
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
-    if (this.flushing) return;
-    this.flushing = true;
-    void this.flushLoop();
-  }
-
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.opts.maxBatchRecords ?? 1000);
-        if (!this.failure) {
-          try {
-            await this.sendAcknowledged(batch);
-            for (const r of batch) r.resolve();
-            continue;
-          } catch (e) {
-            // Crash-only: nothing is written after a batch that may be missing.
-            this.failure = fromPlatformatic(e, 'publish');
-          }
-        }
-        for (const r of batch) r.reject(this.failure);
-      }
-    } finally {
-      this.flushing = false;
-      for (const f of this.idle.splice(0)) f();
-    }
   }
 
   /** Sends the batch until every partition of it is acknowledged, resending the partitions a failed send left out. */
