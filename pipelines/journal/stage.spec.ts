@@ -3,7 +3,7 @@ import type { Journal } from '../../schemas/ports.ts';
 import type { TopicName, Topics } from '../../schemas/topics.ts';
 import { sampleMessages } from '../../sinks/journal/test-messages.ts';
 import { MemoryBus } from '../../sources/memory-bus.ts';
-import { MAX_COMMIT_RETRIES, startJournalStage, WRITE_CHUNK } from './stage.ts';
+import { MAX_COMMIT_STALL_MS, startJournalStage, WRITE_CHUNK } from './stage.ts';
 
 /** A journal that records what it is handed; its flush resolves when the test says so. */
 class FakeJournal implements Journal {
@@ -151,11 +151,12 @@ describe('startJournalStage', () => {
     stage.stop();
   });
 
-  it('counts flushes, not partitions, that could not commit: a rebalance failing every partition of a flush is one', async () => {
+  it('keeps commits a rebalance refuses for as long as MAX_COMMIT_STALL_MS, however many partitions and flushes', async () => {
     const bus = newBus();
     const journal = new FakeJournal();
     const errors: unknown[] = [];
-    const stage = startJournalStage(bus, journal, { group: GROUP, topics: ['md.bars.1m.v1'], flushEveryRows: 1_000_000, onError: (e) => errors.push(e) });
+    let clock = 0;
+    const stage = startJournalStage(bus, journal, { group: GROUP, topics: ['md.bars.1m.v1'], flushEveryRows: 1_000_000, onError: (e) => errors.push(e), now: () => clock });
     // Bars of 60 symbols: every one of the topic's 12 partitions has records to commit.
     for (let i = 0; i < 60; i++) await bus.publish('md.bars.1m.v1', `binance:S${i}/USDT`, { ...bar(i), symbol: `S${i}/USDT` });
     const commit = bus.commit.bind(bus);
@@ -165,16 +166,17 @@ describe('startJournalStage', () => {
       attempts++;
       return failing ? Promise.reject(Object.assign(new Error('rebalance in progress'), { retriable: true })) : commit(g, t, p, o);
     };
-    for (let f = 0; f < MAX_COMMIT_RETRIES; f++) await stage.flush();
+    // A flush every 200 ms for the whole stall limit: each stops at its first refused commit and keeps the rest.
+    const flushes = MAX_COMMIT_STALL_MS / 200;
+    for (let f = 0; f < flushes; f++, clock += 200) await stage.flush();
     expect(errors).toEqual([]);
-    // Each flush stopped at its first refused commit and kept the rest for the next.
-    expect(attempts).toBe(MAX_COMMIT_RETRIES);
+    expect(attempts).toBe(flushes);
     failing = false;
     await stage.flush();
     expect(committed(bus, 'md.bars.1m.v1')).toBe(60);
-    // A success starts the count again; then MAX_COMMIT_RETRIES + 1 flushes in a row that cannot commit stop the stage.
+    // A success starts the stall again; refused commits past the limit (at the fourth flush, 90 s on) stop the stage.
     failing = true;
-    for (let f = 0; f <= MAX_COMMIT_RETRIES; f++) {
+    for (let f = 0; f < 4; f++, clock += MAX_COMMIT_STALL_MS / 2) {
       await bus.publish('md.bars.1m.v1', 'binance:BTC/USDT', bar(100 + f));
       await stage.flush().catch(() => undefined);
     }

@@ -19,8 +19,11 @@ export interface JournalStage {
  */
 export const WRITE_CHUNK = 512;
 
-/** Flushes in a row whose commit may fail for a retriable reason before the stage gives up (crash-only). */
-export const MAX_COMMIT_RETRIES = 20;
+/**
+ * How long (wall time) commits may keep failing for a retriable reason, flush after flush, before the stage gives up
+ * (crash-only): longer than a rebalance after a broker is lost (session timeout, rejoin) takes.
+ */
+export const MAX_COMMIT_STALL_MS = 60_000;
 
 /**
  * Starts the journal stage on a bus. The journal buffers and batches inserts itself; this stage hands it records in
@@ -42,8 +45,11 @@ export function startJournalStage(
      * written. A kill then loses the rows received but not yet flushed; the crash test must catch it.
      */
     readonly brokenCommitBeforeWrite?: boolean;
+    /** Wall clock of the commit stall limit (default performance.now). */
+    readonly now?: () => number;
   },
 ): JournalStage {
+  const now = opts.now ?? (() => performance.now());
   const topics = opts.topics;
   let rows = 0;
   // Per topic (by index in `topics`): records not yet handed to the journal, records since the last flush, and the
@@ -67,8 +73,9 @@ export function startJournalStage(
     journal.write(topics[i]!, batch as Topics[TopicName][]).catch(onWriteError);
   };
 
-  // Commits that failed for a retriable reason (a rebalance in progress, a coordinator moving) in a row.
-  let commitFailures = 0;
+  // Since when commits have failed for a retriable reason (a rebalance in progress, a coordinator moving), flush after
+  // flush; undefined while they succeed.
+  let failingSince: number | undefined;
   const flush = (): Promise<void> => {
     const toCommit: { i: number; partition: number; offset: number }[] = [];
     for (let i = 0; i < topics.length; i++) {
@@ -88,9 +95,10 @@ export function startJournalStage(
           await bus.commit(opts.group, topics[c.i]!, c.partition, c.offset);
         } catch (e) {
           // The rows are durable: commits that can wait (the group rebalancing) are tried again with the next flush, this
-          // one and the rest of this flush's (a crash meanwhile only redelivers rows the journal keeps once). Too many
-          // flushes in a row that could not commit, or any other failure, stop the stage.
-          if ((e as { retriable?: unknown }).retriable !== true || ++commitFailures > MAX_COMMIT_RETRIES) throw e;
+          // one and the rest of this flush's (a crash meanwhile only redelivers rows the journal keeps once). Commits
+          // failing for longer than MAX_COMMIT_STALL_MS, or any other failure, stop the stage.
+          failingSince ??= now();
+          if ((e as { retriable?: unknown }).retriable !== true || now() - failingSince > MAX_COMMIT_STALL_MS) throw e;
           for (const later of toCommit.slice(k)) {
             const offs = received[later.i]!;
             offs[later.partition] = Math.max(offs[later.partition] ?? -1, later.offset);
@@ -98,7 +106,7 @@ export function startJournalStage(
           return;
         }
       }
-      commitFailures = 0;
+      failingSince = undefined;
     });
     flushing.catch(opts.onError);
     return flushing;
