@@ -95,6 +95,42 @@ export async function kafkajsConsume(mc: MockCluster, topic: string, n: number):
   return { row: { what: 'kafkajs consumer', msgs: count, ms: last - first, note: `eachBatch, fetch wait ${FETCH_WAIT_MS} ms, first record to last` }, joinMs: first - t0 };
 }
 
+/**
+ * A stage with no work of its own, in raw kafkajs: a consumer in a fresh group that writes, for each record it reads, one
+ * record of `outBytes` (a feature vector's size) with the same key and partition to `to`, one sendBatch per fetched
+ * batch, acks -1, awaited before the next batch. Timed from the first record read to the last write acknowledged.
+ */
+export async function kafkajsPassThrough(mc: MockCluster, from: string, to: string, n: number, outBytes: number): Promise<Row> {
+  const kafka = rawKafka(mc, 'bench-raw-pass');
+  const p = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  await p.connect();
+  const c = kafka.consumer({ groupId: 'bench.raw.pass', maxWaitTimeInMs: FETCH_WAIT_MS, sessionTimeout: 6_000, heartbeatInterval: 500 });
+  await c.connect();
+  await c.subscribe({ topics: [from], fromBeginning: true });
+  const out = Buffer.alloc(outBytes, 7);
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  const done = new Promise<void>((resolve) => {
+    void c.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (count === 0) first = performance.now();
+        await p.sendBatch({ acks: -1, topicMessages: [{ topic: to, messages: batch.messages.map((m) => ({ key: m.key, value: out, partition: batch.partition })) }] });
+        count += batch.messages.length;
+        if (count >= n) {
+          last = performance.now();
+          resolve();
+        }
+      },
+    });
+  });
+  await done;
+  await c.disconnect();
+  await p.disconnect();
+  return { what: 'kafkajs pass-through', msgs: count, ms: last - first, note: `raw: read a record, write ${outBytes} B (a vector's size) per record, sendBatch per fetched batch, acks -1` };
+}
+
 /** Runs a command, feeding `input` on stdin; resolves with its wall time and stdout line count. */
 export function run(cmd: string, args: readonly string[], input?: string): Promise<{ ms: number; lines: number; outMs: number; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -2,7 +2,8 @@
  * Benchmark (issue 4): Kafka throughput on librdkafka's mock cluster (3 brokers, in memory), all measured in one run so
  * the figures share the machine's load: raw kafkajs producer and consumer, kcat's producer and consumer, the KafkaBus
  * adapter's publish and consume, and the features stage as its own process (`qt pipeline features`) under the step
- * protocol (docs/distributed-stages.md). Prints a table and ratios; asserts nothing.
+ * protocol (docs/distributed-stages.md), beside raw kafkajs doing what the stage does with no work of its own (read a
+ * bar, write a vector-sized record). Prints a table and ratios; asserts nothing.
  *
  *   node --import tsx bench/kafka.ts [--n 100000] [--symbols 16]
  *
@@ -31,7 +32,7 @@ import { KafkaBus } from '../sources/kafka/kafka-bus.ts';
 import { LocalSchemaIds } from '../sources/kafka/schema-ids.ts';
 import { WireCodec } from '../sources/kafka/wire.ts';
 import { startMockCluster, type MockCluster } from '../test/kafka/mock-cluster.ts';
-import { BATCH, endTotal, FETCH_WAIT_MS, encodedBars, fmt, kafkajsConsume, kafkajsProduce, load, PARTITIONS, rate, rawKafka, run, sleep, type Row } from './kafka-common.ts';
+import { BATCH, endTotal, FETCH_WAIT_MS, encodedBars, fmt, kafkajsConsume, kafkajsPassThrough, kafkajsProduce, load, PARTITIONS, rate, rawKafka, run, sleep, type Row } from './kafka-common.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MINUTE = 60_000;
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
   const mc = await startMockCluster();
   let admin: Admin | undefined;
   try {
-    for (const t of ['bench.raw.kafkajs', 'bench.raw.kcat']) await mc.topic(t, PARTITIONS);
+    for (const t of ['bench.raw.kafkajs', 'bench.raw.kcat', 'bench.raw.pass']) await mc.topic(t, PARTITIONS);
     await mc.topic('bench.warmup', 1);
     admin = rawKafka(mc, 'bench-admin').admin();
     await admin.connect();
@@ -289,6 +290,8 @@ async function main(): Promise<void> {
     await Promise.all(vectors.map((o) => bus2.publish(o.topic, o.key, o.value as never)));
     rows.push({ what: 'KafkaBus publish vectors', msgs: vectors.length, ms: performance.now() - t, note: `feat.vectors.v1, ${vecBytes.toFixed(0)} B each, as the stage publishes them` });
     await bus2.close();
+    // What raw kafkajs does as a stage with no work: read each bar, write a record of a vector's size.
+    rows.push(await kafkajsPassThrough(mc, 'bench.raw.kafkajs', 'bench.raw.pass', n, Math.round(vecBytes)));
 
     const w = Math.max(...rows.map((r) => r.what.length));
     console.log('');
@@ -309,6 +312,8 @@ async function main(): Promise<void> {
     console.log(`  KafkaBus consume / kafkajs consumer ${(by('KafkaBus consume') / by('kafkajs consumer')).toFixed(2)}`);
     const stageRatio = by('stage features (process)') / by('kafkajs consumer');
     console.log(`  stage features / kafkajs consumer   ${stageRatio.toFixed(stageRatio < 0.1 ? 4 : 2)}  (aim >= 0.75: ${stageRatio >= 0.75 ? 'met' : 'NOT met'})`);
+    const passRatio = by('stage features (process)') / by('kafkajs pass-through');
+    console.log(`  stage features / kafkajs pass-through ${passRatio.toFixed(2)}  (raw kafkajs reading and writing as the stage does, with no work; aim >= 0.75: ${passRatio >= 0.75 ? 'met' : 'NOT met'})`);
     const busRatio = by('stage features (process)') / by('KafkaBus consume');
     console.log(`  stage features / KafkaBus consume   ${busRatio.toFixed(busRatio < 0.1 ? 4 : 2)}`);
     // One process does all three in turn on one core: the rate it could reach if the step protocol cost nothing.

@@ -1,5 +1,6 @@
 import { ConfigError } from '../config.ts';
 import { replicaProblem, SOLE_REPLICA, type Replica } from '../pipeline/parts.ts';
+import { MAX_BUFFERED_RECORDS } from '../pipeline/steps.ts';
 import { STAGE_NAMES, stageOf } from '../stages.ts';
 import { formatFlags, type FlagSpec } from './args.ts';
 import { COMMON, configFrom, RUN_FLAGS, type CliIo } from './common.ts';
@@ -18,6 +19,12 @@ const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     value: 'i/n',
     help: 'features, exits: this process is replica i of n (0-based) and processes the symbols of the md.bars.1m.v1 partitions p with p % n = i (default 0/1)',
+  },
+  {
+    name: 'max-buffered',
+    kind: 'string',
+    value: 'records',
+    help: 'features ... exits: records held for steps not processed yet before the partitions running ahead are paused (default 50000)',
   },
   { name: 'broken-commit-before-write', kind: 'boolean', help: 'DELIBERATELY BROKEN, crash test only: the journal commits offsets before it writes' },
   // ingest replays the market qt run would: the same flags.
@@ -39,7 +46,7 @@ Flags:
 ${formatFlags([...FLAGS, ...COMMON])}
 `;
 
-function msFlag(own: Readonly<Record<string, unknown>>, name: string, fallback: number, problems: string[], min = 1): number {
+function intFlag(own: Readonly<Record<string, unknown>>, name: string, fallback: number, problems: string[], min = 1): number {
   const v = own[name];
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -78,11 +85,12 @@ export async function pipelineCli(argv: readonly string[], io: CliIo): Promise<n
     throw new ConfigError([(e as Error).message]);
   }
   const problems: string[] = [];
-  const metricsPort = msFlag(own, 'metrics-port', spec.metricsPort, problems, 0);
-  const drainDeadlineMs = msFlag(own, 'drain-deadline', 10_000, problems);
-  const commitEveryMs = msFlag(own, 'commit-every', 1_000, problems);
-  const sessionTimeoutMs = msFlag(own, 'session-timeout', 30_000, problems);
-  const maxWaitTimeMs = msFlag(own, 'fetch-wait', 500, problems);
+  const metricsPort = intFlag(own, 'metrics-port', spec.metricsPort, problems, 0);
+  const drainDeadlineMs = intFlag(own, 'drain-deadline', 10_000, problems);
+  const commitEveryMs = intFlag(own, 'commit-every', 1_000, problems);
+  const sessionTimeoutMs = intFlag(own, 'session-timeout', 30_000, problems);
+  const maxWaitTimeMs = intFlag(own, 'fetch-wait', 500, problems);
+  const maxBufferedRecords = intFlag(own, 'max-buffered', MAX_BUFFERED_RECORDS, problems);
   if (metricsPort > 65535) problems.push(`--metrics-port: at most 65535, got ${metricsPort}`);
   const replica = replicaFlag(own['replica'], spec.name, problems);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -111,6 +119,7 @@ export async function pipelineCli(argv: readonly string[], io: CliIo): Promise<n
       consumer: { sessionTimeoutMs, maxWaitTimeMs, heartbeatIntervalMs: Math.max(100, Math.floor(sessionTimeoutMs / 10)) },
       brokenCommitBeforeWrite: own['broken-commit-before-write'] === true,
       replica,
+      maxBufferedRecords,
     });
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

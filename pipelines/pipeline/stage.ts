@@ -59,6 +59,8 @@ export interface StageProcessOptions {
   readonly onReady?: (metricsUrl: string) => void;
   /** Consumer tuning of the Kafka bus (tests on the mock cluster shorten it). */
   readonly consumer?: KafkaConsumerTuning;
+  /** Backpressure of a chain stage: records held before the partitions running ahead are paused. */
+  readonly maxBufferedRecords?: number;
   /** Which replica of a split stage (features, exits) this process is; default the only one. */
   readonly replica?: Replica;
   /** DELIBERATELY BROKEN journal that commits before it writes: only for the crash test to prove it catches one. */
@@ -192,7 +194,7 @@ export async function runStage(config: Config, opts: StageProcessOptions): Promi
         closers.push(async () => feed.stop());
         await feed.published;
       }
-      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, replica, warn: log, log });
+      stepped = startSteppedStage(stage, bus, { meter, models, config, swap, inflight, steps: new InflightTracker(), fail, replica, warn: log, log, maxBufferedRecords: opts.maxBufferedRecords });
     } else {
       throw new StageNotRunnableError(spec.name, 'no runner');
     }

@@ -11,7 +11,7 @@ import { deriveId } from '../../schemas/ids.ts';
 import { DATA_TOPIC_SCHEMAS, dlqOf, type DataTopic } from '../../schemas/topics.ts';
 import { replicaGroup, SOLE_REPLICA, type Replica } from './parts.ts';
 import { StepPublisher } from './step-publisher.ts';
-import { MissingStepTagsError, sideInputs, STEP_HEADER, STEP_TOPIC, StepGate, stepEdges, type ReadyStep, type SteppedStage } from './steps.ts';
+import { MAX_BUFFERED_RECORDS, MissingStepTagsError, sideInputs, STEP_TOPIC, StepGate, stepEdges, type ReadyStep, type SteppedStage } from './steps.ts';
 
 /** The dead letter of a record without step tags: its bytes re-encoded, its position, the reason MISSING_STEP_TAGS. */
 export function untaggedDeadLetter(stage: string, r: BusRecord<unknown>, e: MissingStepTagsError): DeadLetter {
@@ -33,12 +33,6 @@ export function untaggedDeadLetter(stage: string, r: BusRecord<unknown>, e: Miss
   };
 }
 
-/**
- * How far (market time) a partition may deliver beyond the last step processed before the stage stops fetching it:
- * sixty one-minute steps. Bounds what a stage far ahead of the lockstep, or rebuilding a long history, holds in memory.
- */
-export const MAX_AHEAD_MS = 60 * 60_000;
-
 /** What a stepped stage needs besides its bus. */
 export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learning'> {
   /** Tracks the stage's asynchronous work (inference, model swaps): a step ends only once it has settled. */
@@ -57,8 +51,8 @@ export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learnin
   readonly stallWarnMs?: number;
   /** Told of the stage's progress worth a line in a process's log (the steps rebuilt after a restart). */
   readonly log?: (message: string) => void;
-  /** Backpressure: how far a partition may run ahead of the stage's steps (default MAX_AHEAD_MS); needs Bus.pause. */
-  readonly maxAheadMs?: number;
+  /** Backpressure: records held before partitions are paused (default MAX_BUFFERED_RECORDS); needs Bus.pause. */
+  readonly maxBufferedRecords?: number;
 }
 
 /** A running stepped stage. */
@@ -163,29 +157,24 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
       await new Promise<void>((r) => setImmediate(r));
     }
   };
-  // Backpressure: a partition that delivered records far beyond the stage's last step stops being fetched, unless the
-  // next step still needs records of it (gate.needs), so a pause never blocks the stage; it is resumed once the stage
-  // has caught up or the next step needs it.
-  const maxAheadMs = d.maxAheadMs ?? MAX_AHEAD_MS;
-  /** The latest step seen per `${topic}|${partition}`, and the partitions paused. */
-  const latest = new Map<string, number>();
+  // Backpressure: while the stage holds more than `high` records, a partition that delivers one more is paused unless
+  // the next step still needs records of it (gate.needs), so a pause never blocks the stage. Paused partitions are
+  // fetched again once the stage holds less than half of that, or as soon as the next step needs them.
+  const high = d.maxBufferedRecords ?? MAX_BUFFERED_RECORDS;
   const paused = new Map<string, { readonly topic: TopicName; readonly partition: number }>();
-  let firstSeen = Number.POSITIVE_INFINITY;
-  const horizon = (): number => (gate.done >= 0 ? gate.done : firstSeen) + maxAheadMs;
-  const maybePause = (topic: TopicName, partition: number, step: number): void => {
-    if (!bus.pause || !Number.isFinite(step)) return;
-    firstSeen = Math.min(firstSeen, step);
+  const maybePause = (topic: TopicName, partition: number): void => {
+    if (!bus.pause || gate.buffered <= high) return;
     const key = `${topic}|${partition}`;
-    if (step > (latest.get(key) ?? -1)) latest.set(key, step);
-    if (step <= horizon() || paused.has(key) || gate.needs(topic, partition)) return;
+    if (paused.has(key) || gate.needs(topic, partition)) return;
     bus.pause(group, topic, partition);
     paused.set(key, { topic, partition });
     pausedGauge.set({ stage }, paused.size);
   };
   const relieve = (): void => {
     if (paused.size === 0) return;
+    const drained = gate.buffered < high / 2;
     for (const [key, { topic, partition }] of paused) {
-      if ((latest.get(key) ?? -1) > horizon() && !gate.needs(topic, partition)) continue;
+      if (!drained && !gate.needs(topic, partition)) continue;
       bus.resume!(group, topic, partition);
       paused.delete(key);
     }
@@ -240,7 +229,7 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
           try {
             if (gate.offerRecord(r)) {
               bufferedGauge.set({ stage }, gate.buffered);
-              maybePause(edge.topic, r.partition, Number(r.headers?.[STEP_HEADER]));
+              maybePause(edge.topic, r.partition);
               pump();
             }
           } catch (e) {

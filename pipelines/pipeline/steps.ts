@@ -34,6 +34,14 @@ export const STEP_HEADER = 'qt.step';
 export const SEQ_HEADER = 'qt.seq';
 /** Header with the part of the producer's work a record belongs to (absent: part 0, a stage that is not split). */
 export const PART_HEADER = 'qt.part';
+
+/**
+ * How many records a stage may hold for steps it has not processed before it stops fetching the partitions its next
+ * step does not need (backpressure); it fetches them again below half of it. Bounds what a stage far ahead of the
+ * lockstep, or rebuilding a long history, holds in memory (a decoded feature vector is a few kB).
+ */
+export const MAX_BUFFERED_RECORDS = 50_000;
+
 /** The stages that follow the step protocol, in flow order (ingest starts each step). */
 export const STEPPED_STAGES = ['ingest', 'features', 'ensemble', 'brains', 'risk', 'execution', 'exits'] as const;
 /** A stage that follows the step protocol. */
