@@ -34,6 +34,8 @@ export interface Bus {
    * restarted stage reading its own step marks). A bus without it makes such a reader assume nothing was published.
    */
   endOffsets?(topic: TopicName): readonly number[] | Promise<readonly number[]>;
+  /** The offset of the first record still retained, per partition (the end offset when none is). */
+  startOffsets?(topic: TopicName): readonly number[] | Promise<readonly number[]>;
   /**
    * Stops fetching one partition of a topic the group reads, until resume() (backpressure). Records already fetched may
    * still come. A bus without it delivers as it can (the memory bus hands each record over as it is published).

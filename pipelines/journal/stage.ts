@@ -106,7 +106,9 @@ export function startJournalStage(
           return;
         }
       }
-      failingSince = undefined;
+      // Only commits that went through end a stall: a flush with nothing to commit (none received during a rebalance,
+      // the kept offsets not yet put back) says nothing about the group.
+      if (toCommit.length > 0) failingSince = undefined;
     });
     flushing.catch(opts.onError);
     return flushing;

@@ -33,6 +33,9 @@ export function untaggedDeadLetter(stage: string, r: BusRecord<unknown>, e: Miss
   };
 }
 
+/** How long a (re)started stage waits to read the marks published before its start (wall time). */
+export const OWN_MARKS_WAIT_MS = 30_000;
+
 /** What a stepped stage needs besides its bus. */
 export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learning'> {
   /** Tracks the stage's asynchronous work (inference, model swaps): a step ends only once it has settled. */
@@ -51,6 +54,8 @@ export interface SteppedStageDeps extends Omit<StageDeps, 'scheduler' | 'learnin
   readonly stallWarnMs?: number;
   /** Told of the stage's progress worth a line in a process's log (the steps rebuilt after a restart). */
   readonly log?: (message: string) => void;
+  /** How long a (re)started stage reads the marks published before its start before it processes on without them (default 30 s). */
+  readonly ownMarksWaitMs?: number;
   /** Backpressure: records held before partitions are paused (default MAX_BUFFERED_RECORDS); needs Bus.pause. */
   readonly maxBufferedRecords?: number;
 }
@@ -262,10 +267,18 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
   // A restarted stage first reads the marks published before it started, its own among them: the steps it marked are
   // rebuilt silently (their outputs were acknowledged before their mark), so nothing is published twice and a step is
   // never published again with other contents (after a model promotion, say).
-  Promise.resolve(bus.endOffsets ? bus.endOffsets(STEP_TOPIC) : [0]).then((ends) => {
+  // If they cannot all be read (expired by retention, one dead-lettered), it gives up after ownMarksWaitMs and publishes
+  // every step again, as consumers drop what they have.
+  Promise.all([bus.endOffsets?.(STEP_TOPIC) ?? [0], bus.startOffsets?.(STEP_TOPIC) ?? [0]]).then(([ends, starts]) => {
     stepsEnd = ends[0] ?? 0;
-    if (!ownMarksRead && stepsRead >= stepsEnd) markedBefore();
+    if (!ownMarksRead && (stepsRead >= stepsEnd || (starts[0] ?? 0) >= stepsEnd)) markedBefore();
   }, fail);
+  const ownMarksTimer = setTimeout(() => {
+    if (ownMarksRead || stopped || failed) return;
+    d.log?.(`read ${STEP_TOPIC} only to offset ${stepsRead} of ${stepsEnd} in ${d.ownMarksWaitMs ?? OWN_MARKS_WAIT_MS} ms: processing on, steps marked before the start are published again`);
+    markedBefore();
+  }, d.ownMarksWaitMs ?? OWN_MARKS_WAIT_MS);
+  ownMarksTimer.unref();
 
   // A stage that waits long says for what: a producer down, or records gone from a topic (retention, compaction) that a
   // rebuild after a restart needs (docs/distributed-stages.md, Restarts).
@@ -278,7 +291,7 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
           progressAt = performance.now();
           return;
         }
-        const what = ended ? undefined : gate.waitingFor();
+        const what = ended ? undefined : !ownMarksRead ? `the marks published before the start (${STEP_TOPIC} read to offset ${stepsRead} of ${stepsEnd})` : gate.waitingFor();
         if (what && performance.now() - progressAt >= (d.stallWarnMs ?? 60_000)) {
           d.warn!(`no step for ${Math.round((performance.now() - progressAt) / 1000)} s: ${what}`);
           progressAt = performance.now();
@@ -296,6 +309,7 @@ export function startSteppedStage(stage: Exclude<SteppedStage, 'ingest'>, bus: B
     },
     close: () => {
       stopped = true;
+      clearTimeout(ownMarksTimer);
       if (watchdog) clearInterval(watchdog);
       for (const s of [...subs, ...outputs]) s.unsubscribe();
     },

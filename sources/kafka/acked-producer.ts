@@ -115,9 +115,13 @@ export class AckedProducer {
     }
   }
 
-  /** Sends what is queued, then disconnects. */
-  async close(): Promise<void> {
-    await this.batches.drained();
+  /** Resolves when nothing is queued or on its way. */
+  drained(): Promise<void> {
+    return this.batches.drained();
+  }
+
+  /** Disconnects (after drained(): what is still queued then fails). */
+  async disconnect(): Promise<void> {
     if (this.producer) await this.producer.disconnect().catch(() => undefined);
   }
 }

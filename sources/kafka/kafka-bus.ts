@@ -274,8 +274,9 @@ export class KafkaBus implements Bus {
       if (g.startTimer) clearImmediate(g.startTimer);
       await this.stopGroup(g);
     }
-    await this.producer.close();
+    await this.producer.drained();
     this.closed = true;
+    await this.producer.disconnect();
     for (const g of groups) for (const { subscriber } of g.topics.values()) subscriber.complete();
   }
 
@@ -300,14 +301,23 @@ export class KafkaBus implements Bus {
 
   /** The next offset to be written, per partition (the high watermark: what an acks=-1 producer had acknowledged). */
   async endOffsets(topic: TopicName): Promise<number[]> {
+    return (await this.watermarks(topic)).map((w) => w.high);
+  }
+
+  /** The first offset still retained, per partition (the low watermark). */
+  async startOffsets(topic: TopicName): Promise<number[]> {
+    return (await this.watermarks(topic)).map((w) => w.low);
+  }
+
+  private async watermarks(topic: TopicName): Promise<{ low: number; high: number }[]> {
     if (!this.partitions.has(topic)) throw new UnknownTopicError(topic);
     const admin = this.kafka.admin({ retry: this.retry });
     try {
       await admin.connect();
       const offsets = await admin.fetchTopicOffsets(topic);
-      const ends = new Array<number>(this.partitions.get(topic)!).fill(0);
-      for (const o of offsets) ends[o.partition] = Number(o.high);
-      return ends;
+      const marks = Array.from({ length: this.partitions.get(topic)! }, () => ({ low: 0, high: 0 }));
+      for (const o of offsets) marks[o.partition] = { low: Number(o.low), high: Number(o.high) };
+      return marks;
     } catch (e) {
       throw fromKafkaJs(e, 'metadata');
     } finally {
