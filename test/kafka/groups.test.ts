@@ -12,7 +12,7 @@ import { ConsumerGroupStartedError } from '../../sources/kafka/errors.ts';
 import type { KafkaBus } from '../../sources/kafka/kafka-bus.ts';
 import { trade } from '../fixtures/bus.ts';
 import { samples } from '../fixtures/messages.ts';
-import { collect, committedOffsets, rawAdmin, testBus, waitFor } from './helpers.ts';
+import { collect, committedOffsets, rawAdmin, TEST_CONSUMER, testBus, waitFor } from './helpers.ts';
 import { startMockCluster, type MockCluster } from './mock-cluster.ts';
 
 let mc: MockCluster;
@@ -31,8 +31,13 @@ afterAll(async () => {
   await mc?.stop();
 });
 
+/**
+ * A member with a longer session than the other Kafka tests: two members of one process share its event loop, and
+ * under load (the whole suite on two cores) a 3 s session was missed during the join, which started the rebalance
+ * again and again (three CI runs timed out waiting for both members to own partitions).
+ */
 function member(): KafkaBus {
-  const b = testBus(mc);
+  const b = testBus(mc, { consumer: { ...TEST_CONSUMER, sessionTimeoutMs: 8_000, heartbeatIntervalMs: 500 } });
   open.push(b);
   return b;
 }
@@ -48,7 +53,7 @@ describe('consumer groups', () => {
     const sb = collect(b, topic, group);
     const owned = (bus: KafkaBus) => bus.assignment(group)[topic] ?? [];
     // Published only once the group is stable, so no rebalance moves a partition while records flow.
-    await waitFor(() => owned(a).length > 0 && owned(b).length > 0 && owned(a).length + owned(b).length === 12, 30_000, 'both members to own partitions');
+    await waitFor(() => owned(a).length > 0 && owned(b).length > 0 && owned(a).length + owned(b).length === 12, 45_000, 'both members to own partitions');
     expect(new Set([...owned(a), ...owned(b)]).size).toBe(12);
 
     const bar = (i: number) => {
