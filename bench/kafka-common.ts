@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Batch } from 'kafkajs';
 import type { Bar } from '../schemas/bar.ts';
 import { instrumentKey } from '../schemas/common.ts';
 import { LocalSchemaIds } from '../sources/kafka/schema-ids.ts';
@@ -68,20 +68,24 @@ export async function kafkajsProduce(mc: MockCluster, topic: string, keys: reado
   return { what: 'kafkajs producer', msgs: values.length, ms, note: `sendBatch ${BATCH}/req, 1 in flight, acks -1, no compression` };
 }
 
-/** kafkajs consumer in a fresh group, eachBatch counting; timed from the first record to the n-th (the group join is not). */
-export async function kafkajsConsume(mc: MockCluster, topic: string, n: number): Promise<{ row: Row; joinMs: number }> {
-  const c = rawKafka(mc, 'bench-raw-consumer').consumer({ groupId: 'bench.raw', maxWaitTimeInMs: FETCH_WAIT_MS, sessionTimeout: 6_000, heartbeatInterval: 500 });
+/**
+ * Reads `topic` from its start in a fresh group of raw kafkajs until `n` records, running `each` on every fetched batch
+ * first; resolves with the time of the first record, of the n-th, and when the consumer was started.
+ */
+async function consumeRaw(mc: MockCluster, clientId: string, groupId: string, topic: string, n: number, each?: (batch: Batch) => Promise<void>): Promise<{ count: number; first: number; last: number; t0: number }> {
+  const c = rawKafka(mc, clientId).consumer({ groupId, maxWaitTimeInMs: FETCH_WAIT_MS, sessionTimeout: 6_000, heartbeatInterval: 500 });
   await c.connect();
   await c.subscribe({ topics: [topic], fromBeginning: true });
   let count = 0;
   let first = 0;
   let last = 0;
   const t0 = performance.now();
-  const done = new Promise<void>((resolve) => {
+  await new Promise<void>((resolve) => {
     void c.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         if (count === 0) first = performance.now();
+        if (each) await each(batch);
         count += batch.messages.length;
         if (count >= n) {
           last = performance.now();
@@ -90,8 +94,13 @@ export async function kafkajsConsume(mc: MockCluster, topic: string, n: number):
       },
     });
   });
-  await done;
   await c.disconnect();
+  return { count, first, last, t0 };
+}
+
+/** kafkajs consumer in a fresh group, eachBatch counting; timed from the first record to the n-th (the group join is not). */
+export async function kafkajsConsume(mc: MockCluster, topic: string, n: number): Promise<{ row: Row; joinMs: number }> {
+  const { count, first, last, t0 } = await consumeRaw(mc, 'bench-raw-consumer', 'bench.raw', topic, n);
   return { row: { what: 'kafkajs consumer', msgs: count, ms: last - first, note: `eachBatch, fetch wait ${FETCH_WAIT_MS} ms, first record to last` }, joinMs: first - t0 };
 }
 
@@ -101,32 +110,12 @@ export async function kafkajsConsume(mc: MockCluster, topic: string, n: number):
  * batch, acks -1, awaited before the next batch. Timed from the first record read to the last write acknowledged.
  */
 export async function kafkajsPassThrough(mc: MockCluster, from: string, to: string, n: number, outBytes: number): Promise<Row> {
-  const kafka = rawKafka(mc, 'bench-raw-pass');
-  const p = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const p = rawKafka(mc, 'bench-raw-pass').producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await p.connect();
-  const c = kafka.consumer({ groupId: 'bench.raw.pass', maxWaitTimeInMs: FETCH_WAIT_MS, sessionTimeout: 6_000, heartbeatInterval: 500 });
-  await c.connect();
-  await c.subscribe({ topics: [from], fromBeginning: true });
   const out = Buffer.alloc(outBytes, 7);
-  let count = 0;
-  let first = 0;
-  let last = 0;
-  const done = new Promise<void>((resolve) => {
-    void c.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        if (count === 0) first = performance.now();
-        await p.sendBatch({ acks: -1, topicMessages: [{ topic: to, messages: batch.messages.map((m) => ({ key: m.key, value: out, partition: batch.partition })) }] });
-        count += batch.messages.length;
-        if (count >= n) {
-          last = performance.now();
-          resolve();
-        }
-      },
-    });
+  const { count, first, last } = await consumeRaw(mc, 'bench-raw-pass', 'bench.raw.pass', from, n, async (batch) => {
+    await p.sendBatch({ acks: -1, topicMessages: [{ topic: to, messages: batch.messages.map((m) => ({ key: m.key, value: out, partition: batch.partition })) }] });
   });
-  await done;
-  await c.disconnect();
   await p.disconnect();
   return { what: 'kafkajs pass-through', msgs: count, ms: last - first, note: `raw: read a record, write ${outBytes} B (a vector's size) per record, sendBatch per fetched batch, acks -1` };
 }

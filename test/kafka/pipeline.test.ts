@@ -226,8 +226,10 @@ describe('backpressure', () => {
     await new Promise((r) => setTimeout(r, 2_000)); // what it would fetch meanwhile, were it not paused
     const buffered = await gauge(url, 'qt_stage_buffered_records');
     console.log('backpressure figures', { buffered, paused: await gauge(url, 'qt_stage_paused_partitions'), waiting: held.length * symbols.length });
-    expect(buffered).toBeGreaterThan(maxBuffered);
-    expect(buffered).toBeLessThan(maxBuffered + 100); // at most a record or so per partition beyond the limit
+    // Paused past the limit (while the first ten steps were still being processed, so it may have dropped since), and
+    // not fetched again, which would take it below half the limit: at most a record or so per partition beyond it.
+    expect(buffered).toBeGreaterThan(maxBuffered / 2);
+    expect(buffered).toBeLessThan(maxBuffered + 100);
 
     // The late marks arrive: it resumes, processes every step and ends with nothing paused or held.
     for (const m of held) await clusterBus.publish('pipe.steps.v1', 'ingest', m);
