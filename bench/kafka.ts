@@ -3,7 +3,8 @@
  * the figures share the machine's load: raw kafkajs producer and consumer, kcat's producer and consumer, the KafkaBus
  * adapter's publish and consume, and the features stage as its own process (`qt pipeline features`) under the step
  * protocol (docs/distributed-stages.md), beside raw kafkajs doing what the stage does with no work of its own (read a
- * bar, write a vector-sized record). Prints a table and ratios; asserts nothing.
+ * bar, write a vector-sized record), and raw kafkajs encoding and sending the stage's vectors as KafkaBus does (what
+ * the adapter itself costs). Prints a table and ratios; asserts nothing.
  *
  *   node --import tsx bench/kafka.ts [--n 100000] [--symbols 16]
  *
@@ -32,7 +33,7 @@ import { KafkaBus } from '../sources/kafka/kafka-bus.ts';
 import { LocalSchemaIds } from '../sources/kafka/schema-ids.ts';
 import { WireCodec } from '../sources/kafka/wire.ts';
 import { startMockCluster, type MockCluster } from '../test/kafka/mock-cluster.ts';
-import { BATCH, endTotal, FETCH_WAIT_MS, encodedBars, fmt, kafkajsConsume, kafkajsPassThrough, kafkajsProduce, load, PARTITIONS, rate, rawKafka, run, sleep, type Row } from './kafka-common.ts';
+import { BATCH, endTotal, FETCH_WAIT_MS, encodedBars, fmt, kafkajsConsume, kafkajsEncodeProduce, kafkajsPassThrough, kafkajsProduce, load, PARTITIONS, rate, rawKafka, run, sleep, type Row } from './kafka-common.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MINUTE = 60_000;
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
   const mc = await startMockCluster();
   let admin: Admin | undefined;
   try {
-    for (const t of ['bench.raw.kafkajs', 'bench.raw.kcat', 'bench.raw.pass']) await mc.topic(t, PARTITIONS);
+    for (const t of ['bench.raw.kafkajs', 'bench.raw.kcat', 'bench.raw.pass', 'bench.raw.vectors']) await mc.topic(t, PARTITIONS);
     await mc.topic('bench.warmup', 1);
     admin = rawKafka(mc, 'bench-admin').admin();
     await admin.connect();
@@ -290,6 +291,8 @@ async function main(): Promise<void> {
     await Promise.all(vectors.map((o) => bus2.publish(o.topic, o.key, o.value as never)));
     rows.push({ what: 'KafkaBus publish vectors', msgs: vectors.length, ms: performance.now() - t, note: `feat.vectors.v1, ${vecBytes.toFixed(0)} B each, as the stage publishes them` });
     await bus2.close();
+    // The same vectors through raw kafkajs with the same encoding and settings: what the adapter itself costs.
+    rows.push(await kafkajsEncodeProduce(mc, 'bench.raw.vectors', PARTITIONS, vectors.map((o) => ({ key: o.key, tsEvent: (o.value as { tsEvent: number }).tsEvent })), (i) => wire.encode('feat.vectors.v1', vectors[i]!.value as never)));
     // What raw kafkajs does as a stage with no work: read each bar, write a record of a vector's size.
     rows.push(await kafkajsPassThrough(mc, 'bench.raw.kafkajs', 'bench.raw.pass', n, Math.round(vecBytes)));
 
@@ -310,6 +313,7 @@ async function main(): Promise<void> {
     console.log(`  kafkajs consumer / kcat consumer   ${(by('kafkajs consumer') / by('kcat consumer')).toFixed(2)}`);
     console.log(`  KafkaBus publish / kafkajs producer ${(by('KafkaBus publish') / by('kafkajs producer')).toFixed(2)}`);
     console.log(`  KafkaBus consume / kafkajs consumer ${(by('KafkaBus consume') / by('kafkajs consumer')).toFixed(2)}`);
+    console.log(`  KafkaBus publish vectors / kafkajs encode + producer ${(by('KafkaBus publish vectors') / by('kafkajs encode + producer')).toFixed(2)}  (the adapter's own cost on the same work)`);
     const stageRatio = by('stage features (process)') / by('kafkajs consumer');
     console.log(`  stage features / kafkajs consumer   ${stageRatio.toFixed(stageRatio < 0.1 ? 4 : 2)}  (aim >= 0.75: ${stageRatio >= 0.75 ? 'met' : 'NOT met'})`);
     const passRatio = by('stage features (process)') / by('kafkajs pass-through');
