@@ -6,6 +6,7 @@ import { dlqOf, isDlqTopic, UnknownTopicError, type DataTopic, type TopicName, t
 import { kafkaPartition } from '../murmur2.ts';
 import { AckedProducer } from './acked-producer.ts';
 import { CommitQueue } from './commit-queue.ts';
+import { PartitionTracks, type PartitionTrack } from './partition-tracks.ts';
 import { unreadableDeadLetter } from './dead-letters.ts';
 import { ConsumerGroupStartedError, fromKafkaJs, KafkaBusClosedError, PartitionCountMismatchError } from './errors.ts';
 import { LocalSchemaIds, type SchemaIds } from './schema-ids.ts';
@@ -75,19 +76,6 @@ export interface KafkaBusStats {
   delivered: number;
 }
 
-/**
- * Where the group stands in one partition of this member, so a dead-lettered record is committed only once every record
- * before it that went to the stage is committed (committing it earlier would commit those too).
- */
-interface PartitionTrack {
-  /** Highest offset known committed (or, at the start of an assignment, below the first record read). */
-  committedUpTo: number;
-  /** Highest offset delivered to the subscriber. */
-  lastDelivered: number;
-  /** Dead-lettered offsets not committed yet, ascending, with the highest offset delivered before each. */
-  readonly skipped: { readonly offset: number; readonly deliveredBefore: number }[];
-}
-
 interface GroupState {
   readonly name: string;
   readonly topics: Map<string, { readonly subscriber: Subscriber<BusRecord<unknown>>; readonly from: StartFrom }>;
@@ -99,7 +87,8 @@ interface GroupState {
   markJoined: () => void;
   failJoin: (e: unknown) => void;
   assignment: Readonly<Record<string, readonly number[]>>;
-  readonly tracks: Map<string, PartitionTrack>;
+  /** Per partition, what may be committed past dead-lettered records. */
+  readonly tracks: PartitionTracks;
   /** The group's commits, merged per partition, one request at a time. */
   readonly commits: CommitQueue;
   /** `topic\0partition` of the partitions paused by pause(). */
@@ -256,12 +245,7 @@ export class KafkaBus implements Bus {
     if (this.closed) throw new KafkaBusClosedError();
     const g = this.groups.get(group);
     if (!g?.consumer) throw new ConsumerGroupStartedError(group, topic, 'commit() needs this process to consume the topic in that group');
-    const track = g.tracks.get(tp(topic, partition));
-    let upTo = offset;
-    if (track) {
-      upTo = this.extendOverSkipped(track, offset);
-      track.committedUpTo = Math.max(track.committedUpTo, upTo);
-    }
+    const upTo = g.tracks.get(topic, partition)?.commit(offset) ?? offset;
     await g.commits.commit(topic, partition, upTo);
   }
 
@@ -353,7 +337,7 @@ export class KafkaBus implements Bus {
       joined.catch(() => undefined);
       g = {
         name, topics: new Map(), consumer: undefined, started: false, stopping: undefined, startTimer: undefined, joined, markJoined, failJoin,
-        assignment: {}, tracks: new Map(), paused: new Set(),
+        assignment: {}, tracks: new PartitionTracks(), paused: new Set(),
         commits: new CommitQueue(async (offsets) => {
           if (!g!.consumer) throw new ConsumerGroupStartedError(name, offsets[0]!.topic, 'the group stopped before the commit');
           await g!.consumer.commitOffsets(offsets.map((e) => ({ topic: e.topic, partition: e.partition, offset: String(e.offset + 1) })));
@@ -404,7 +388,7 @@ export class KafkaBus implements Bus {
     for (const m of batch.messages) {
       if (!isRunning() || isStale() || g.paused.has(key)) break;
       const offset = Number(m.offset);
-      const track = this.track(g, topic, partition, offset);
+      const track = g.tracks.at(topic, partition, offset);
       let value: unknown;
       try {
         const bytes = m.value ?? Buffer.alloc(0);
@@ -418,7 +402,7 @@ export class KafkaBus implements Bus {
         resolveOffset(m.offset);
         continue;
       }
-      track.lastDelivered = offset;
+      track.delivered(offset);
       this.stats.delivered++;
       const headers = headerStrings(m.headers);
       entry?.subscriber.next(Object.freeze({
@@ -427,18 +411,6 @@ export class KafkaBus implements Bus {
       resolveOffset(m.offset);
     }
     await heartbeat();
-  }
-
-  /** The partition's track; a new one (or a reset one, when kafkajs went back to the committed offset) starts below this record. */
-  private track(g: GroupState, topic: string, partition: number, offset: number): PartitionTrack {
-    const key = tp(topic, partition);
-    let t = g.tracks.get(key);
-    const last = t ? Math.max(t.lastDelivered, t.skipped.at(-1)?.offset ?? -1) : -1;
-    if (!t || offset <= last) {
-      t = { committedUpTo: offset - 1, lastDelivered: offset - 1, skipped: [] };
-      g.tracks.set(key, t);
-    }
-    return t;
   }
 
   /** Publishes the record's dead letter, waits for its acknowledgement, then commits it as soon as everything before it is. */
@@ -454,26 +426,8 @@ export class KafkaBus implements Bus {
     );
     await this.publish(dlqOf(topic as DataTopic), value.key ?? '', value, headers);
     this.stats.deadLetters++;
-    track.skipped.push({ offset, deliveredBefore: track.lastDelivered });
-    const upTo = this.extendOverSkipped(track, track.committedUpTo);
-    if (upTo > track.committedUpTo) {
-      track.committedUpTo = upTo;
-      await g.commits.commit(topic, partition, upTo);
-    }
-  }
-
-  /** The highest offset that can be committed when `offset` is: past every dead-lettered offset whose predecessors are all committed. */
-  private extendOverSkipped(track: PartitionTrack, offset: number): number {
-    let upTo = offset;
-    while (track.skipped.length > 0) {
-      const s = track.skipped[0]!;
-      if (s.offset <= upTo) track.skipped.shift();
-      else if (s.deliveredBefore <= upTo) {
-        upTo = s.offset;
-        track.skipped.shift();
-      } else break;
-    }
-    return upTo;
+    const upTo = track.skip(offset);
+    if (upTo !== undefined) await g.commits.commit(topic, partition, upTo);
   }
 
   private failGroup(g: GroupState, e: Error): void {
