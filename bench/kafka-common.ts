@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Batch } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type Batch, type Message } from 'kafkajs';
 import type { Bar } from '../schemas/bar.ts';
 import { instrumentKey } from '../schemas/common.ts';
 import { LocalSchemaIds } from '../sources/kafka/schema-ids.ts';
@@ -51,20 +51,32 @@ export function rawKafka(mc: MockCluster, clientId: string): Kafka {
   return new Kafka({ brokers: [...mc.brokers], clientId, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 } });
 }
 
-/** kafkajs producer: sequential sendBatch of BATCH records, acks -1, no compression, explicit murmur2 partitions. */
-export async function kafkajsProduce(mc: MockCluster, topic: string, keys: readonly string[], values: readonly Buffer[]): Promise<Row> {
-  const p = rawKafka(mc, 'bench-raw-producer').producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+/**
+ * Raw kafkajs: sends `n` records to `topic`, `message(i)` each, in sendBatch requests of BATCH records, 1 in flight,
+ * acks -1 (a promise is awaited only when `message` returns one, so the raw rows pay none); resolves with the time from the first record made to the last acknowledgement (a warm-up send first, so
+ * the connection and metadata are not timed).
+ */
+async function sendBatches(mc: MockCluster, clientId: string, topic: string, n: number, message: (i: number) => Message | Promise<Message>, compression = CompressionTypes.None): Promise<number> {
+  const p = rawKafka(mc, clientId).producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await p.connect();
-  // A warm-up send so the connection and metadata are not timed.
-  await p.sendBatch({ acks: -1, topicMessages: [{ topic: 'bench.warmup', messages: [{ key: 'w', value: values[0]! }] }] });
+  await p.sendBatch({ acks: -1, topicMessages: [{ topic: 'bench.warmup', messages: [{ key: 'w', value: (await message(0)).value }] }] });
   const t = performance.now();
-  for (let i = 0; i < values.length; i += BATCH) {
-    const messages = [];
-    for (let j = i; j < Math.min(i + BATCH, values.length); j++) messages.push({ key: keys[j]!, value: values[j]!, partition: kafkaPartition(keys[j]!, PARTITIONS) });
-    await p.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] });
+  for (let i = 0; i < n; i += BATCH) {
+    const messages: Message[] = [];
+    for (let j = i; j < Math.min(i + BATCH, n); j++) {
+      const m = message(j);
+      messages.push(m instanceof Promise ? await m : m);
+    }
+    await p.sendBatch({ acks: -1, compression, topicMessages: [{ topic, messages }] });
   }
   const ms = performance.now() - t;
   await p.disconnect();
+  return ms;
+}
+
+/** kafkajs producer: sequential sendBatch of BATCH records, acks -1, no compression, explicit murmur2 partitions. */
+export async function kafkajsProduce(mc: MockCluster, topic: string, keys: readonly string[], values: readonly Buffer[]): Promise<Row> {
+  const ms = await sendBatches(mc, 'bench-raw-producer', topic, values.length, (j) => ({ key: keys[j]!, value: values[j]!, partition: kafkaPartition(keys[j]!, PARTITIONS) }));
   return { what: 'kafkajs producer', msgs: values.length, ms, note: `sendBatch ${BATCH}/req, 1 in flight, acks -1, no compression` };
 }
 
@@ -126,20 +138,10 @@ export async function kafkajsPassThrough(mc: MockCluster, from: string, to: stri
  * the first encode to the last acknowledgement.
  */
 export async function kafkajsEncodeProduce(mc: MockCluster, topic: string, partitions: number, records: readonly { key: string; tsEvent: number }[], encode: (i: number) => Promise<Buffer>): Promise<Row> {
-  const p = rawKafka(mc, 'bench-raw-encode').producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  await p.connect();
-  await p.sendBatch({ acks: -1, topicMessages: [{ topic: 'bench.warmup', messages: [{ key: 'w', value: await encode(0) }] }] });
-  const t = performance.now();
-  for (let i = 0; i < records.length; i += BATCH) {
-    const messages = [];
-    for (let j = i; j < Math.min(i + BATCH, records.length); j++) {
-      const r = records[j]!;
-      messages.push({ key: r.key, value: await encode(j), partition: kafkaPartition(r.key, partitions), timestamp: String(r.tsEvent) });
-    }
-    await p.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages: [{ topic, messages }] });
-  }
-  const ms = performance.now() - t;
-  await p.disconnect();
+  const ms = await sendBatches(mc, 'bench-raw-encode', topic, records.length, async (j) => {
+    const r = records[j]!;
+    return { key: r.key, value: await encode(j), partition: kafkaPartition(r.key, partitions), timestamp: String(r.tsEvent) };
+  }, CompressionTypes.GZIP);
   return { what: 'kafkajs encode + producer', msgs: records.length, ms, note: `raw: Avro encode, sendBatch ${BATCH}/req, 1 in flight, acks -1, gzip (KafkaBus.publish's work without the adapter)` };
 }
 
